@@ -1,0 +1,200 @@
+//! Which credentials a token request carries (RFC 6749 §2.3, RFC 7521 §4.2),
+//! and the rule that it carries exactly one kind.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tessera_core::error::Challenge;
+use tessera_core::form::Form;
+use tessera_core::{AuthMethod, OAuthError};
+
+/// A client id and secret, and where they were presented.
+#[derive(Clone)]
+pub struct SecretCredentials {
+    pub method: AuthMethod,
+    pub client_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SecretCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretCredentials")
+            .field("method", &self.method)
+            .field("client_id", &self.client_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum PresentedCredentials {
+    Secret(SecretCredentials),
+}
+
+impl PresentedCredentials {
+    /// Reads the credentials from the `Authorization` header (if any) and the
+    /// form. Errors are already shaped for the wire.
+    pub fn extract(authorization: Option<&[u8]>, form: &Form) -> Result<Self, OAuthError> {
+        let basic = authorization.map(parse_basic).transpose()?;
+        let post_secret = form.get("client_secret");
+        let assertion = form.contains("client_assertion") || form.contains("client_assertion_type");
+
+        let kinds = usize::from(basic.is_some()) + usize::from(post_secret.is_some()) + usize::from(assertion);
+        if kinds > 1 {
+            return Err(OAuthError::invalid_request(
+                "more than one client authentication method in one request",
+            ));
+        }
+
+        if let Some((client_id, secret)) = basic {
+            if let Some(form_id) = form.get("client_id") {
+                if form_id != client_id {
+                    return Err(OAuthError::invalid_request(
+                        "client_id does not match the client authenticated by the Authorization header",
+                    ));
+                }
+            }
+            return Ok(PresentedCredentials::Secret(SecretCredentials {
+                method: AuthMethod::ClientSecretBasic,
+                client_id,
+                secret,
+            }));
+        }
+        if let Some(secret) = post_secret {
+            let client_id = form.get("client_id").ok_or_else(|| {
+                OAuthError::invalid_request("client_secret in the body requires client_id")
+            })?;
+            return Ok(PresentedCredentials::Secret(SecretCredentials {
+                method: AuthMethod::ClientSecretPost,
+                client_id: client_id.to_owned(),
+                secret: secret.to_owned(),
+            }));
+        }
+        if assertion {
+            return Err(OAuthError::invalid_client(
+                "client assertions (private_key_jwt) are not available in this version",
+            ));
+        }
+        Err(OAuthError::invalid_client("client authentication is required")
+            .with_challenge(Challenge::Basic))
+    }
+
+    pub fn client_id(&self) -> &str {
+        match self {
+            PresentedCredentials::Secret(s) => &s.client_id,
+        }
+    }
+
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            PresentedCredentials::Secret(s) => s.method,
+        }
+    }
+}
+
+fn basic_error(description: &'static str) -> OAuthError {
+    OAuthError::invalid_client(description).with_challenge(Challenge::Basic)
+}
+
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`
+/// (RFC 6749 §2.3.1 form-encodes both parts before Base64).
+fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
+    let header = std::str::from_utf8(header).map_err(|_| basic_error("malformed Authorization header"))?;
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(basic_error("the token endpoint accepts only the Basic authorization scheme"));
+    }
+    let decoded = STANDARD
+        .decode(rest.trim())
+        .map_err(|_| basic_error("malformed Basic credentials"))?;
+    let decoded = String::from_utf8(decoded).map_err(|_| basic_error("malformed Basic credentials"))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| basic_error("malformed Basic credentials"))?;
+    let id = form_decode(id);
+    let secret = form_decode(secret);
+    if id.is_empty() || secret.is_empty() {
+        return Err(basic_error("malformed Basic credentials"));
+    }
+    Ok((id, secret))
+}
+
+fn form_decode(part: &str) -> String {
+    form_urlencoded::parse(format!("x={part}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::ErrorCode;
+
+    fn basic(id: &str, secret: &str) -> Vec<u8> {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))).into_bytes()
+    }
+
+    fn form(s: &str) -> Form {
+        Form::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn basic_credentials() {
+        let c = PresentedCredentials::extract(Some(&basic("c1", "s%3Ax")), &form("grant_type=x")).unwrap();
+        let PresentedCredentials::Secret(s) = c;
+        assert_eq!((s.client_id.as_str(), s.secret.as_str()), ("c1", "s:x"));
+        assert_eq!(s.method, AuthMethod::ClientSecretBasic);
+        // A matching client_id in the body is fine.
+        assert!(PresentedCredentials::extract(Some(&basic("c1", "s")), &form("client_id=c1")).is_ok());
+    }
+
+    #[test]
+    fn post_credentials() {
+        let c = PresentedCredentials::extract(None, &form("client_id=c1&client_secret=s")).unwrap();
+        assert_eq!(c.method(), AuthMethod::ClientSecretPost);
+        assert_eq!(c.client_id(), "c1");
+        let e = PresentedCredentials::extract(None, &form("client_secret=s")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn two_methods_are_invalid_request() {
+        let e = PresentedCredentials::extract(Some(&basic("c1", "s")), &form("client_id=c1&client_secret=s"))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let e = PresentedCredentials::extract(
+            None,
+            &form("client_id=c1&client_secret=s&client_assertion=x&client_assertion_type=y"),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn mismatched_client_id_is_invalid_request() {
+        let e = PresentedCredentials::extract(Some(&basic("c1", "s")), &form("client_id=c2")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn malformed_basic_is_invalid_client_with_challenge() {
+        for h in [
+            b"Basic !!!".to_vec(),
+            b"Bearer abc".to_vec(),
+            format!("Basic {}", STANDARD.encode("nocolon")).into_bytes(),
+            format!("Basic {}", STANDARD.encode(":secret")).into_bytes(),
+            vec![0xff, 0xfe],
+        ] {
+            let e = PresentedCredentials::extract(Some(&h), &form("")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidClient);
+            assert_eq!(e.challenge, Challenge::Basic);
+        }
+    }
+
+    #[test]
+    fn no_credentials_is_invalid_client() {
+        let e = PresentedCredentials::extract(None, &form("client_id=c1")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        assert_eq!(e.status(), 401);
+    }
+}

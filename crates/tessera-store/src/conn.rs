@@ -1,0 +1,165 @@
+//! Connections: the backend is chosen by the URL scheme; r2d2 pools them.
+
+use crate::error::StoreError;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// One connection to either backend; diesel queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// A parsed database URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    Postgres(String),
+    /// A file path, relative to the working directory unless absolute.
+    Sqlite(PathBuf),
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbUrl::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::BadUrl(url.to_owned()));
+            }
+            Ok(DbUrl::Sqlite(PathBuf::from(path)))
+        } else {
+            // Never echo a URL that might hold a password.
+            let scheme = url.split(':').next().unwrap_or("").chars().take(16).collect();
+            Err(StoreError::BadUrl(scheme))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbUrl::Postgres(_) => "postgresql",
+            DbUrl::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Opens connections and keeps the backend's real error (diesel's
+/// multi-connection `establish` hides PostgreSQL's).
+#[derive(Debug)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, ConnectionError> {
+        match &self.url {
+            DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+            DbUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    ConnectionError::BadConnection("the SQLite path is not valid UTF-8".into())
+                })?;
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the writer; the busy timeout makes
+                // concurrent writers wait instead of failing with SQLITE_BUSY.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub(crate) type Pool = r2d2::Pool<Manager>;
+pub(crate) type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The store: a connection pool plus the repositories (in sibling modules).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    url: DbUrl,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.url.backend_name()).finish()
+    }
+}
+
+impl Store {
+    /// Connects (failing fast with the backend's own error) and builds the pool.
+    pub fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let url = DbUrl::parse(url)?;
+        if let DbUrl::Sqlite(path) = &url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Connect(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let manager = Manager { url: url.clone() };
+        // One direct connection first, so a wrong URL or a down server is
+        // reported at once with its real cause rather than after r2d2's timeout.
+        manager.open().map_err(|e| StoreError::Connect(e.to_string()))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        Ok(Self { pool, url })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.url.backend_name()
+    }
+
+    pub(crate) fn conn(&self) -> Result<PooledConn, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending embedded migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            DbConnection::Postgres(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Runs `f` in a transaction.
+    pub(crate) fn tx<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        (*conn).transaction(f)
+    }
+}

@@ -1,0 +1,19 @@
+//! Tessera's persistence. One code path for SQLite and PostgreSQL through
+//! `diesel::MultiConnection`; every call is blocking and must be run off the
+//! async executor (`web::block` / `spawn_blocking`) by the caller.
+#![forbid(unsafe_code)]
+
+mod audit;
+mod clients;
+mod conn;
+mod error;
+mod keys;
+mod models;
+pub mod schema;
+mod tenants;
+
+pub use audit::{AuditEntry, AuditRecord};
+pub use clients::SecretUpdate;
+pub use conn::{DbConnection, DbUrl, Store};
+pub use error::StoreError;
+pub use models::{ClientRow, KeyRow, KeyState, SecretRow, TenantRow, TenantSnapshotRows};

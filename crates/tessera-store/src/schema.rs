@@ -1,0 +1,71 @@
+//! The one diesel schema, shared by both backends (see `migrations/`).
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        display_name -> Text,
+        settings -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (tenant_id, client_id) {
+        tenant_id -> Text,
+        client_id -> Text,
+        metadata -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_secrets (id) {
+        id -> Text,
+        tenant_id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (tenant_id, kid) {
+        tenant_id -> Text,
+        kid -> Text,
+        alg -> Text,
+        state -> Text,
+        public_jwk -> Text,
+        private_key -> Text,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+        publish_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        actor -> Text,
+        tenant_id -> Nullable<Text>,
+        action -> Text,
+        target -> Nullable<Text>,
+        source -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    change_counter (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(tenants, clients, client_secrets, signing_keys, audit_log, change_counter);

@@ -1,0 +1,107 @@
+//! A tenant's loaded keys: the signer of the active key, a verifier for
+//! every published key, and the JWKS document, all built once per load.
+
+use crate::error::TokenError;
+use crate::keys::{sealing_aad, signer_from_der, verifier_from_jwk};
+use crate::master_key::MasterKey;
+use josekit::jwk::Jwk;
+use josekit::jws::{JwsSigner, JwsVerifier};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use tessera_core::SigningAlg;
+
+/// A key as the store keeps it.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    /// `next`, `active` or `retired`.
+    pub state: String,
+    pub public_jwk: String,
+    pub sealed_private_key: String,
+    pub publish_until: Option<i64>,
+}
+
+pub(crate) struct ActiveSigner {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub signer: Box<dyn JwsSigner>,
+}
+
+pub(crate) struct PublishedKey {
+    pub verifier: Box<dyn JwsVerifier>,
+}
+
+pub struct TenantKeys {
+    pub(crate) active: Option<ActiveSigner>,
+    pub(crate) published: HashMap<String, PublishedKey>,
+    jwks_json: String,
+}
+
+impl std::fmt::Debug for TenantKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantKeys")
+            .field("active_kid", &self.active.as_ref().map(|a| &a.kid))
+            .field("published", &self.published.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl TenantKeys {
+    /// Loads a tenant's keys. Retired keys are published until their
+    /// `publish_until`; only the active key's private part is opened.
+    pub fn load(tenant: &str, keys: &[StoredKey], master: &MasterKey, now: i64) -> Result<Self, TokenError> {
+        let mut active = None;
+        let mut published = HashMap::new();
+        let mut jwks = Vec::new();
+        for key in keys {
+            let alg: SigningAlg = key.alg.parse().map_err(|_| TokenError::Key(format!("unknown alg {}", key.alg)))?;
+            let shown = match key.state.as_str() {
+                "active" | "next" => true,
+                "retired" => key.publish_until.is_some_and(|t| t >= now),
+                _ => false,
+            };
+            if !shown {
+                continue;
+            }
+            let jwk_map: Map<String, Value> =
+                serde_json::from_str(&key.public_jwk).map_err(|e| TokenError::Key(e.to_string()))?;
+            let jwk = Jwk::from_map(jwk_map.clone())?;
+            published.insert(
+                key.kid.clone(),
+                PublishedKey {
+                    verifier: verifier_from_jwk(alg, &jwk)?,
+                },
+            );
+            jwks.push(Value::Object(jwk_map));
+            if key.state == "active" {
+                let der = master.open(&key.sealed_private_key, &sealing_aad(tenant, &key.kid))?;
+                let signer = signer_from_der(alg, &der)?;
+                active = Some(ActiveSigner {
+                    kid: key.kid.clone(),
+                    alg,
+                    signer,
+                });
+            }
+        }
+        let jwks_json = serde_json::json!({ "keys": jwks }).to_string();
+        Ok(Self {
+            active,
+            published,
+            jwks_json,
+        })
+    }
+
+    /// `{"keys":[...]}` for `jwks_uri`: current, next and still-published retired keys.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    pub fn active_kid(&self) -> Option<&str> {
+        self.active.as_ref().map(|a| a.kid.as_str())
+    }
+
+    pub fn active_alg(&self) -> Option<SigningAlg> {
+        self.active.as_ref().map(|a| a.alg)
+    }
+}
