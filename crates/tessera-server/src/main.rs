@@ -1,1 +1,69 @@
-fn main() {}
+//! `tessera`: the server and its operator CLI. A thin shell over the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+use tessera_server::cli::{run_admin_command, Cli, Command};
+use tessera_server::config::Config;
+use tessera_server::demo::{self, DemoInfo, DemoPaths};
+use tessera_server::{logging, Application};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
+    logging::init(cli.log_json || config.log.format == "json", &config.log.level);
+    match cli.command {
+        Command::Serve { demo } => serve(config, demo),
+        Command::DevCerts { dir, force } => {
+            let (paths, created) = tessera_server::devcerts::ensure(&dir, force)?;
+            if created {
+                println!(
+                    "created {}, {}, {}, {}",
+                    paths.ca_cert.display(),
+                    paths.ca_key.display(),
+                    paths.server_cert.display(),
+                    paths.server_key.display()
+                );
+            } else {
+                println!("{} already holds development certificates (use --force to replace them)", dir.display());
+            }
+            Ok(())
+        }
+        other => run_admin_command(&config, other).map_err(|e| e.to_string()),
+    }
+}
+
+fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
+    let (config, demo_info) = if demo_mode {
+        let paths = DemoPaths::default();
+        let (config, ca_cert, bootstrap_token) = demo::prepare_config(config, &paths)?;
+        let services = tessera_server::app::open_services(&config).map_err(|e| e.to_string())?;
+        let (client_id, client_secret) = demo::seed(&services, &paths).map_err(|e| e.to_string())?;
+        let info = DemoInfo {
+            client_id,
+            client_secret,
+            bootstrap_token,
+            ca_cert,
+        };
+        (config, Some(info))
+    } else {
+        (config, None)
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config.clone()).await.map_err(|e| e.to_string())?;
+        if let Some(info) = &demo_info {
+            println!("{}", demo::banner(&config, info));
+        }
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}

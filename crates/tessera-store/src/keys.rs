@@ -62,20 +62,4 @@ impl Store {
             record_change(conn, audit, now)
         })
     }
-
-    /// Replaces the unused `next` key (e.g. after the tenant's signing
-    /// algorithm changed). Never touches a key that has signed.
-    pub fn replace_next_key(&self, tenant: &str, new_next: KeyRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let now = new_next.created_at;
-        self.tx(|conn| {
-            diesel::delete(
-                signing_keys::table
-                    .filter(signing_keys::tenant_id.eq(tenant))
-                    .filter(signing_keys::state.eq(KeyState::Next.as_str())),
-            )
-            .execute(conn)?;
-            diesel::insert_into(signing_keys::table).values(&new_next).execute(conn)?;
-            record_change(conn, audit, now)
-        })
-    }
 }

@@ -35,12 +35,15 @@ impl Store {
         Ok(tenants::table.order(tenants::id.asc()).load(&mut conn)?)
     }
 
-    /// Replaces a tenant's display name and settings JSON.
+    /// Replaces a tenant's display name and settings JSON; `new_next_key`
+    /// replaces the unused `next` key in the same transaction (used when the
+    /// signing algorithm changes).
     pub fn update_tenant(
         &self,
         id: &str,
         display_name: &str,
         settings: &str,
+        new_next_key: Option<KeyRow>,
         audit: &AuditEntry,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -50,6 +53,15 @@ impl Store {
                 .execute(conn)?;
             if n == 0 {
                 return Err(StoreError::NotFound);
+            }
+            if let Some(key) = &new_next_key {
+                diesel::delete(
+                    signing_keys::table
+                        .filter(signing_keys::tenant_id.eq(id))
+                        .filter(signing_keys::state.eq(crate::models::KeyState::Next.as_str())),
+                )
+                .execute(conn)?;
+                diesel::insert_into(signing_keys::table).values(key).execute(conn)?;
             }
             record_change(conn, audit, now)
         })

@@ -1,0 +1,154 @@
+//! Building and running the server: `Application::build` binds (port 0 in
+//! tests), opens and migrates the store, and returns the bound address.
+
+use crate::cache::TenantCache;
+use crate::config::Config;
+use crate::http;
+use crate::master_key::load_master_key;
+use crate::service::Services;
+use crate::state::AppState;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(#[from] tessera_store::StoreError),
+    #[error("{0}")]
+    Service(#[from] crate::service::ServiceError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+pub struct Application {
+    server: Server,
+    handle: ServerHandle,
+    addr: SocketAddr,
+    tls: bool,
+    state: web::Data<AppState>,
+}
+
+/// Opens the store, applies migrations and makes sure `system` exists.
+pub fn open_services(config: &Config) -> Result<Services, StartError> {
+    let master = load_master_key(config).map_err(StartError::Config)?;
+    let store = tessera_store::Store::open(&config.database.url, config.database.max_connections)?;
+    let applied = store.migrate()?;
+    if applied > 0 {
+        tracing::info!(applied, backend = store.backend_name(), "database migrations applied");
+    }
+    let services = Services::new(store, master, config.public_base());
+    services.ensure_system_tenant()?;
+    Ok(services)
+}
+
+impl Application {
+    /// Binds `config.http.listen` and builds the server.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(&config.http.listen).map_err(|source| StartError::Bind {
+            addr: config.http.listen.clone(),
+            source,
+        })?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Builds the server on an already bound listener (tests bind port 0
+    /// first so that `public_url` can name the real port).
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        if config.mtls.is_some() || config.proxy.is_some() {
+            return Err(StartError::Config(
+                "[mtls] and [proxy] are not available in this version of Tessera yet; remove them from the configuration".into(),
+            ));
+        }
+        let cfg = config.clone();
+        let services = web::block(move || open_services(&cfg))
+            .await
+            .map_err(|_| StartError::Config("start-up task failed".into()))??;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: config.http.listen.clone(), source })?;
+
+        let state = web::Data::new(AppState {
+            services,
+            cache: TenantCache::default(),
+            bootstrap_token: config.admin.bootstrap_token.clone(),
+            max_body_bytes: config.http.max_body_bytes,
+        });
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(middleware::from_fn(http::request_id::middleware))
+                .configure(http::configure)
+        })
+        .shutdown_timeout(config.http.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(10));
+        if let Some(workers) = config.http.workers {
+            server = server.workers(workers);
+        }
+
+        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        let is_tls = tls.is_some();
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => {
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(%addr, "serving plain HTTP on a non-loopback address: put a TLS-terminating proxy in front");
+                }
+                server.listen(listener)
+            }
+        }
+        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?
+        .run();
+        let handle = server.handle();
+
+        // Notice admin changes made by other instances (or the CLI).
+        let weak = Arc::downgrade(&state.clone().into_inner());
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(state) = weak.upgrade() else { break };
+                if let Err(e) = state.cache.refresh(&state.services).await {
+                    tracing::warn!(error = %e, "cache refresh failed");
+                }
+            }
+        });
+
+        tracing::info!(%addr, tls = is_tls, public_url = %config.public_base(), "tessera listening");
+        Ok(Self { server, handle, addr, tls: is_tls, state })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT: graceful, in-flight requests finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { server, state, .. } = self;
+        let result = server.await;
+        drop(state);
+        result
+    }
+}

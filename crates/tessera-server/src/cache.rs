@@ -1,0 +1,163 @@
+//! Per-instance cache of tenant snapshots: the token path reads tenants,
+//! clients, secrets and keys from memory, never from the database.
+//!
+//! Invalidation: a local admin change evicts its tenant at once; changes
+//! made by other instances (or the CLI) are noticed by polling the store's
+//! change counter every second and evicting every tenant whose version moved.
+
+use crate::discovery::metadata_document;
+use crate::service::{ServiceError, Services};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use tessera_clientauth::StoredSecret;
+use tessera_core::time::now_secs;
+use tessera_core::{ClientMetadata, TenantSettings};
+use tessera_store::{StoreError, TenantSnapshotRows};
+use tessera_token::{StoredKey, TenantKeys};
+
+/// What the token path knows about a client.
+#[derive(Debug)]
+pub struct CachedClient {
+    pub metadata: ClientMetadata,
+    pub disabled: bool,
+    pub secrets: Vec<StoredSecret>,
+}
+
+#[derive(Debug)]
+pub struct TenantSnapshot {
+    pub id: String,
+    pub version: i64,
+    pub settings: TenantSettings,
+    pub issuer: String,
+    pub clients: HashMap<String, CachedClient>,
+    pub keys: TenantKeys,
+    /// RFC 8414 document, serialized once.
+    pub metadata_json: String,
+}
+
+impl TenantSnapshot {
+    fn build(rows: TenantSnapshotRows, services: &Services) -> Result<Self, ServiceError> {
+        let corrupt = |e: String| ServiceError::Store(StoreError::Corrupt(e));
+        let settings: TenantSettings = serde_json::from_str(&rows.tenant.settings).map_err(|e| corrupt(e.to_string()))?;
+        let issuer = services.issuer(&rows.tenant.id);
+        let mut secrets: HashMap<String, Vec<StoredSecret>> = HashMap::new();
+        for s in rows.secrets {
+            secrets.entry(s.client_id).or_default().push(StoredSecret {
+                hash: s.secret_hash,
+                expires_at: s.expires_at,
+            });
+        }
+        let mut clients = HashMap::with_capacity(rows.clients.len());
+        for c in rows.clients {
+            let metadata: ClientMetadata = serde_json::from_str(&c.metadata).map_err(|e| corrupt(e.to_string()))?;
+            let client_secrets = secrets.remove(&c.client_id).unwrap_or_default();
+            clients.insert(
+                c.client_id,
+                CachedClient {
+                    metadata,
+                    disabled: c.disabled,
+                    secrets: client_secrets,
+                },
+            );
+        }
+        let stored: Vec<StoredKey> = rows
+            .keys
+            .into_iter()
+            .map(|k| StoredKey {
+                kid: k.kid,
+                alg: k.alg,
+                state: k.state,
+                public_jwk: k.public_jwk,
+                sealed_private_key: k.private_key,
+                publish_until: k.publish_until,
+            })
+            .collect();
+        let keys = TenantKeys::load(&rows.tenant.id, &stored, &services.master, now_secs())?;
+        let metadata_json = metadata_document(&issuer, &settings).to_string();
+        Ok(Self {
+            id: rows.tenant.id,
+            version: rows.tenant.version,
+            settings,
+            issuer,
+            clients,
+            keys,
+            metadata_json,
+        })
+    }
+
+    /// The audience of a token issued without `resource`.
+    pub fn default_audience(&self) -> &str {
+        self.settings.default_audience.as_deref().unwrap_or(&self.issuer)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TenantCache {
+    map: RwLock<HashMap<String, Arc<TenantSnapshot>>>,
+    seen_version: AtomicI64,
+}
+
+/// Runs a blocking store call off the async workers, keeping the span.
+pub async fn blocking<T, F>(f: F) -> Result<T, ServiceError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ServiceError> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    actix_web::web::block(move || span.in_scope(f))
+        .await
+        .map_err(|_| ServiceError::Internal("blocking task failed"))?
+}
+
+impl TenantCache {
+    fn cached(&self, tenant: &str) -> Option<Arc<TenantSnapshot>> {
+        // A poisoned lock only means another thread panicked mid-insert; the
+        // map itself is still a valid map.
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(tenant).cloned()
+    }
+
+    /// The tenant's snapshot, loaded on first use. `None`: no such tenant.
+    pub async fn get(&self, services: &Services, tenant: &str) -> Result<Option<Arc<TenantSnapshot>>, ServiceError> {
+        if let Some(s) = self.cached(tenant) {
+            return Ok(Some(s));
+        }
+        let services2 = services.clone();
+        let id = tenant.to_owned();
+        let loaded = blocking(move || {
+            let Some(rows) = services2.store.load_tenant_snapshot(&id)? else {
+                return Ok(None);
+            };
+            Ok(Some(Arc::new(TenantSnapshot::build(rows, &services2)?)))
+        })
+        .await?;
+        if let Some(snapshot) = &loaded {
+            let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+            map.insert(tenant.to_owned(), snapshot.clone());
+        }
+        Ok(loaded)
+    }
+
+    pub fn evict(&self, tenant: &str) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(tenant);
+    }
+
+    /// One poll: evicts tenants changed elsewhere since the last poll.
+    pub async fn refresh(&self, services: &Services) -> Result<(), ServiceError> {
+        let s = services.clone();
+        let version = blocking(move || Ok(s.store.change_version()?)).await?;
+        if version == self.seen_version.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let s = services.clone();
+        let versions: HashMap<String, i64> = blocking(move || Ok(s.store.tenant_versions()?)).await?.into_iter().collect();
+        {
+            let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+            map.retain(|id, snap| versions.get(id) == Some(&snap.version));
+        }
+        self.seen_version.store(version, Ordering::Release);
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! The `tessera` command line: argument definitions and the operator
+//! commands, which act on the database directly through the service layer
+//! (running servers notice the change within a second).
+
+use crate::config::Config;
+use crate::service::{RotateSecret, ServiceError, Services};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use tessera_store::AuditEntry;
+
+/// Tessera: an OAuth 2.0 authorization server for machine-to-machine traffic.
+///
+/// Start with `tessera serve --demo`: it needs no set-up and prints a curl
+/// command that gets an access token.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Every key can also be set with an
+    /// environment variable TESSERA_<SECTION>_<KEY>, e.g. TESSERA_DATABASE_URL.
+    #[arg(long, short, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the authorization server.
+    Serve {
+        /// Run with no set-up: SQLite under ./data, development TLS
+        /// certificates under ./certs, a tenant `demo` with a client, and
+        /// ready-to-paste curl commands. Data is kept across restarts.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit (serve also does this).
+    Migrate,
+    /// Manage tenants (each tenant is its own issuer).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage a tenant's clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage a tenant's signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Create a development CA and a server certificate for localhost.
+    DevCerts {
+        /// Where to write ca.pem, ca.key, server.pem and server.key.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; its issuer is {public_url}/t/{ID}.
+    Create {
+        /// Lower-case letters, digits and '-', at most 63 characters.
+        id: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Tenant settings as JSON, e.g. '{"access_token_ttl_secs": 300}'.
+        #[arg(long, value_name = "JSON")]
+        settings: Option<String>,
+    },
+    /// List tenants.
+    List,
+    /// Show one tenant and its settings.
+    Show { id: String },
+    /// Delete a tenant with all its clients and keys.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. For secret methods the secret is printed once.
+    Create(ClientCreate),
+    /// List a tenant's clients.
+    List { tenant: String },
+    /// Show one client.
+    Show { tenant: String, client_id: String },
+    /// Disable a client (refused everywhere at once); --enable reverses it.
+    Disable {
+        tenant: String,
+        client_id: String,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Delete a client.
+    Delete { tenant: String, client_id: String },
+    /// Issue a new secret (printed once); the old one stops working after
+    /// the grace period.
+    RotateSecret {
+        tenant: String,
+        client_id: String,
+        #[arg(long, default_value_t = 0, value_name = "SECS")]
+        grace_period: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreate {
+    pub tenant: String,
+    /// Client id (generated when omitted).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Human-readable name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// token_endpoint_auth_method: client_secret_basic or client_secret_post.
+    #[arg(long, default_value = "client_secret_basic")]
+    pub auth: String,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Further RFC 7591 metadata as a JSON object (merged in).
+    #[arg(long, value_name = "JSON")]
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List a tenant's signing keys (public parts only).
+    List { tenant: String },
+    /// Rotate: the published next key starts signing, the current key stays
+    /// published until its tokens expire, a new next key is published.
+    Rotate { tenant: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+}
+
+fn cli_audit() -> AuditEntry {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    AuditEntry::new(&format!("cli:{user}"), Some("local"))
+}
+
+fn parse_json(what: &str, raw: &str) -> Result<Value, CliError> {
+    serde_json::from_str(raw).map_err(|e| CliError::Usage(format!("{what}: not valid JSON: {e}")))
+}
+
+fn print(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Runs an operator command against the configured database.
+pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliError> {
+    let services: Services = crate::app::open_services(config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let audit = cli_audit();
+    match command {
+        Command::Migrate => println!("database is up to date ({})", services.store.backend_name()),
+        Command::Tenant(TenantCommand::Create { id, display_name, settings }) => {
+            let mut body = match settings {
+                Some(s) => parse_json("--settings", &s)?,
+                None => json!({}),
+            };
+            let obj = body
+                .as_object_mut()
+                .ok_or_else(|| CliError::Usage("--settings: must be a JSON object".into()))?;
+            obj.insert("id".into(), Value::String(id));
+            if let Some(n) = display_name {
+                obj.insert("display_name".into(), Value::String(n));
+            }
+            print(&services.create_tenant(&body, &audit)?);
+        }
+        Command::Tenant(TenantCommand::List) => print(&Value::Array(services.list_tenants(None)?)),
+        Command::Tenant(TenantCommand::Show { id }) => print(&services.get_tenant(&id)?),
+        Command::Tenant(TenantCommand::Delete { id }) => {
+            services.delete_tenant(&id, &audit)?;
+            println!("deleted tenant {id}");
+        }
+        Command::Client(ClientCommand::Create(c)) => {
+            let mut body = match c.metadata {
+                Some(m) => parse_json("--metadata", &m)?,
+                None => json!({}),
+            };
+            let obj = body
+                .as_object_mut()
+                .ok_or_else(|| CliError::Usage("--metadata: must be a JSON object".into()))?;
+            obj.insert("token_endpoint_auth_method".into(), Value::String(c.auth));
+            if let Some(id) = c.id {
+                obj.insert("client_id".into(), Value::String(id));
+            }
+            if let Some(n) = c.name {
+                obj.insert("client_name".into(), Value::String(n));
+            }
+            if let Some(s) = c.scope {
+                obj.insert("scope".into(), Value::String(s));
+            }
+            let created = services.create_client(&c.tenant, &body, &audit)?;
+            print(&created.to_json());
+            if created.secret.is_some() {
+                eprintln!("The client_secret above is shown only once: store it now.");
+            }
+        }
+        Command::Client(ClientCommand::List { tenant }) => print(&Value::Array(services.list_clients(&tenant)?)),
+        Command::Client(ClientCommand::Show { tenant, client_id }) => print(&services.get_client(&tenant, &client_id)?),
+        Command::Client(ClientCommand::Disable { tenant, client_id, enable }) => {
+            let updated = services.patch_client(&tenant, &client_id, &json!({"disabled": !enable}), &audit)?;
+            print(&updated.to_json());
+        }
+        Command::Client(ClientCommand::Delete { tenant, client_id }) => {
+            services.delete_client(&tenant, &client_id, &audit)?;
+            println!("deleted client {client_id} of tenant {tenant}");
+        }
+        Command::Client(ClientCommand::RotateSecret { tenant, client_id, grace_period }) => {
+            let rotated = services.rotate_secret(
+                &tenant,
+                &client_id,
+                RotateSecret {
+                    grace_period_secs: grace_period,
+                },
+                &audit,
+            )?;
+            print(&rotated.to_json());
+            eprintln!("The client_secret above is shown only once: store it now.");
+        }
+        Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
+        Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),
+        Command::Serve { .. } | Command::DevCerts { .. } => {
+            return Err(CliError::Usage("not an admin command".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,504 @@
+//! Configuration: defaults, then a TOML file, then `TESSERA_<SECTION>_<KEY>`
+//! environment variables. Unknown keys are errors that name the key. The
+//! result is passed in explicitly; nothing is global, so tests can run many
+//! servers side by side.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Issuer base for every tenant: `{public_url}/t/{tenant}`.
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    pub mtls: Option<MtlsConfig>,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+    pub proxy: Option<ProxyConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    #[serde(default = "default_db_url")]
+    pub url: String,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// File holding base64 of 32 random bytes.
+    pub master_key_file: Option<PathBuf>,
+    /// The key itself (base64); usually given as `TESSERA_MASTER_KEY`.
+    pub master_key: Option<String>,
+}
+
+impl std::fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysConfig")
+            .field("master_key_file", &self.master_key_file)
+            .field("master_key", &self.master_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+    /// Largest token-endpoint request body (413 beyond).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish on SIGTERM.
+    #[serde(default = "default_shutdown")]
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsConfig {
+    pub listen: String,
+    pub public_url: String,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub bootstrap_token: Option<String>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    #[serde(default)]
+    pub allow_private_networks: bool,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    pub client_cert_header: String,
+    #[serde(default = "default_cert_format")]
+    pub client_cert_format: String,
+    #[serde(default)]
+    pub trusted_peers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `tessera_server=debug,info`; `RUST_LOG` wins.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_public_url() -> String {
+    "https://127.0.0.1:8443".into()
+}
+fn default_db_url() -> String {
+    "sqlite://data/tessera.db".into()
+}
+fn default_max_connections() -> u32 {
+    8
+}
+fn default_listen() -> String {
+    "127.0.0.1:8443".into()
+}
+fn default_max_body() -> usize {
+    64 * 1024
+}
+fn default_shutdown() -> u64 {
+    30
+}
+fn default_cert_format() -> String {
+    "rfc9440".into()
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: default_db_url(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            tls_cert: None,
+            tls_key: None,
+            workers: None,
+            max_body_bytes: default_max_body(),
+            shutdown_timeout_secs: default_shutdown(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// Sections a `TESSERA_<SECTION>_<KEY>` variable may address.
+const SECTIONS: [&str; 8] = ["database", "keys", "http", "mtls", "admin", "outbound", "proxy", "log"];
+
+/// Environment variables that are not configuration keys.
+const NON_CONFIG_VARS: [&str; 3] = ["TESSERA_MASTER_KEY", "TESSERA_TEST_DATABASE_URL", "TESSERA_LOG"];
+
+/// Keys whose environment value is read as a TOML literal (number, boolean,
+/// array) rather than as a string.
+const TYPED_KEYS: [&str; 6] = [
+    "database.max_connections",
+    "http.workers",
+    "http.max_body_bytes",
+    "http.shutdown_timeout_secs",
+    "outbound.allow_private_networks",
+    "proxy.trusted_peers",
+];
+
+impl Config {
+    /// Loads the configuration: `file` (if any), then overrides from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (mut table, source) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "configuration".to_owned()),
+        };
+
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TESSERA_"))
+            .collect();
+        env.sort();
+        let mut from_env = false;
+        for (name, value) in env {
+            if name == "TESSERA_MASTER_KEY" {
+                // Documented shorthand for [keys] master_key.
+                section(&mut table, "keys", &name)?.insert("master_key".into(), toml::Value::String(value));
+                from_env = true;
+                continue;
+            }
+            if NON_CONFIG_VARS.contains(&name.as_str()) {
+                continue;
+            }
+            let rest = name["TESSERA_".len()..].to_ascii_lowercase();
+            if rest == "public_url" {
+                table.insert("public_url".into(), toml::Value::String(value));
+                from_env = true;
+                continue;
+            }
+            let Some((sec, key)) = rest.split_once('_').filter(|(s, _)| SECTIONS.contains(s)) else {
+                return Err(ConfigError::Env {
+                    name,
+                    message: format!(
+                        "not a configuration key; use TESSERA_<SECTION>_<KEY> with SECTION one of {}",
+                        SECTIONS.join(", ")
+                    ),
+                });
+            };
+            let dotted = format!("{sec}.{key}");
+            let parsed = if TYPED_KEYS.contains(&dotted.as_str()) {
+                toml::from_str::<toml::Table>(&format!("v = {value}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .ok_or_else(|| ConfigError::Env {
+                        name: name.clone(),
+                        message: "not a valid value for this key".into(),
+                    })?
+            } else {
+                toml::Value::String(value)
+            };
+            section(&mut table, sec, &name)?.insert(key.to_owned(), parsed);
+            from_env = true;
+        }
+
+        let label = if from_env {
+            format!("{source} (with TESSERA_* overrides)")
+        } else {
+            source
+        };
+        let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: label,
+            message: e.message().to_owned(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        check_base_url(&self.public_url).map_err(|m| invalid("public_url", &m))?;
+        self.http
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|_| invalid("http.listen", "must be an address and port, e.g. 127.0.0.1:8443"))?;
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(invalid("http.tls_cert", "tls_cert and tls_key go together: set both or neither"));
+        }
+        if self.http.max_body_bytes < 1024 {
+            return Err(invalid("http.max_body_bytes", "must be at least 1024"));
+        }
+        if self.http.workers == Some(0) {
+            return Err(invalid("http.workers", "must be at least 1"));
+        }
+        if let Some(token) = &self.admin.bootstrap_token {
+            if token.len() < 32 {
+                return Err(invalid("admin.bootstrap_token", "must be at least 32 characters"));
+            }
+        }
+        if let Some(mtls) = &self.mtls {
+            mtls.listen
+                .parse::<SocketAddr>()
+                .map_err(|_| invalid("mtls.listen", "must be an address and port"))?;
+            check_base_url(&mtls.public_url).map_err(|m| invalid("mtls.public_url", &m))?;
+        }
+        if let Some(proxy) = &self.proxy {
+            if !matches!(proxy.client_cert_format.as_str(), "rfc9440" | "pem-urlencoded") {
+                return Err(invalid("proxy.client_cert_format", "must be rfc9440 or pem-urlencoded"));
+            }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "must be text or json"));
+        }
+        Ok(())
+    }
+
+    /// `public_url` without a trailing slash.
+    pub fn public_base(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+fn section<'a>(table: &'a mut toml::Table, name: &str, var: &str) -> Result<&'a mut toml::Table, ConfigError> {
+    table
+        .entry(name.to_owned())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .ok_or_else(|| ConfigError::Env {
+            name: var.to_owned(),
+            message: format!("[{name}] in the file is not a table"),
+        })
+}
+
+fn check_base_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute http(s) URL".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must use https (or http behind a TLS-terminating proxy)".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
+        return Err("must have a host and no query or fragment".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile_lite::TempFile {
+        let f = tempfile_lite::TempFile::new();
+        std::fs::File::create(&f.path).unwrap().write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    /// A file under the system temp dir, removed on drop.
+    mod tempfile_lite {
+        pub struct TempFile {
+            pub path: std::path::PathBuf,
+        }
+        impl TempFile {
+            pub fn new() -> Self {
+                let mut b = [0u8; 8];
+                openssl::rand::rand_bytes(&mut b).unwrap();
+                let name = format!("tessera-config-{}.toml", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+                Self { path: std::env::temp_dir().join(name) }
+            }
+        }
+        impl Drop for TempFile {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::load(None, no_env()).unwrap();
+        assert_eq!(c.public_url, "https://127.0.0.1:8443");
+        assert_eq!(c.database.url, "sqlite://data/tessera.db");
+        assert_eq!(c.http.max_body_bytes, 65536);
+    }
+
+    #[test]
+    fn reads_the_interface_example() {
+        let f = file(
+            r#"
+public_url = "https://as.example"
+[database]
+url = "postgres://u@h/db"
+[keys]
+master_key_file = "data/master.key"
+[http]
+listen = "0.0.0.0:8443"
+tls_cert = "certs/server.pem"
+tls_key = "certs/server.key"
+[mtls]
+listen = "127.0.0.1:8444"
+public_url = "https://127.0.0.1:8444"
+[admin]
+bootstrap_token = "0123456789abcdef0123456789abcdef"
+[outbound]
+allow_private_networks = false
+ca_file = "/etc/ssl/private-pki.pem"
+[proxy]
+client_cert_header = "Client-Cert"
+client_cert_format = "rfc9440"
+trusted_peers = ["127.0.0.1/32"]
+"#,
+        );
+        let c = Config::load(Some(&f.path), no_env()).unwrap();
+        assert_eq!(c.database.url, "postgres://u@h/db");
+        assert_eq!(c.mtls.unwrap().listen, "127.0.0.1:8444");
+        assert_eq!(c.proxy.unwrap().trusted_peers, vec!["127.0.0.1/32"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let f = file("[http]\nlisten = \"127.0.0.1:1\"\nlisten_port = 5\n");
+        let e = Config::load(Some(&f.path), no_env()).unwrap_err().to_string();
+        assert!(e.contains("listen_port"), "{e}");
+        let f = file("colour = \"blue\"\n");
+        let e = Config::load(Some(&f.path), no_env()).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+        let f = file("[databse]\nurl = \"x\"\n");
+        let e = Config::load(Some(&f.path), no_env()).unwrap_err().to_string();
+        assert!(e.contains("databse"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let f = file("[database]\nurl = \"sqlite://a.db\"\n");
+        let env = vec![
+            ("TESSERA_DATABASE_URL".to_owned(), "sqlite://b.db".to_owned()),
+            ("TESSERA_HTTP_WORKERS".to_owned(), "3".to_owned()),
+            ("TESSERA_OUTBOUND_ALLOW_PRIVATE_NETWORKS".to_owned(), "true".to_owned()),
+            ("TESSERA_ADMIN_BOOTSTRAP_TOKEN".to_owned(), "1".repeat(40)),
+            ("TESSERA_MASTER_KEY".to_owned(), "abc".to_owned()),
+            ("TESSERA_PUBLIC_URL".to_owned(), "https://as.example/".to_owned()),
+            ("OTHER".to_owned(), "ignored".to_owned()),
+        ];
+        let c = Config::load(Some(&f.path), env).unwrap();
+        assert_eq!(c.database.url, "sqlite://b.db");
+        assert_eq!(c.http.workers, Some(3));
+        assert!(c.outbound.allow_private_networks);
+        assert_eq!(c.admin.bootstrap_token.as_deref(), Some("1".repeat(40).as_str()));
+        assert_eq!(c.keys.master_key.as_deref(), Some("abc"));
+        assert_eq!(c.public_base(), "https://as.example");
+    }
+
+    #[test]
+    fn bad_environment_keys_are_named() {
+        let e = Config::load(None, vec![("TESSERA_HTTP_LISTN".to_owned(), "x".to_owned())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listn"), "{e}");
+        let e = Config::load(None, vec![("TESSERA_NOPE_X".to_owned(), "x".to_owned())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TESSERA_NOPE_X"), "{e}");
+        let e = Config::load(None, vec![("TESSERA_HTTP_WORKERS".to_owned(), "many".to_owned())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TESSERA_HTTP_WORKERS"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (text, key) in [
+            ("public_url = \"ftp://x\"", "public_url"),
+            ("[http]\nlisten = \"nowhere\"", "http.listen"),
+            ("[http]\ntls_cert = \"a.pem\"", "http.tls_cert"),
+            ("[admin]\nbootstrap_token = \"short\"", "admin.bootstrap_token"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+        ] {
+            let f = file(text);
+            let e = Config::load(Some(&f.path), no_env()).unwrap_err().to_string();
+            assert!(e.starts_with(key), "{e}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! RFC 8414 authorization server metadata for one tenant.
+
+use serde_json::{json, Value};
+use tessera_core::{AuthMethod, TenantSettings};
+
+/// The metadata document. Only endpoints this build serves are listed.
+pub fn metadata_document(issuer: &str, settings: &TenantSettings) -> Value {
+    let methods: Vec<&str> = AuthMethod::SUPPORTED.iter().map(|m| m.as_str()).collect();
+    let algs: Vec<&str> = settings.assertion_algs.iter().map(|a| a.as_str()).collect();
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "tls_client_certificate_bound_access_tokens": false,
+        "scopes_supported": [],
+    })
+}

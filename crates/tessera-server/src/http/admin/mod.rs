@@ -1,0 +1,25 @@
+//! The admin API (INTERFACE.md §7): JSON over the service layer.
+
+pub mod auth;
+mod handlers;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use handlers::*;
+    cfg.route("/tenants", web::post().to(create_tenant))
+        .route("/tenants", web::get().to(list_tenants))
+        .route("/tenants/{t}", web::get().to(get_tenant))
+        .route("/tenants/{t}", web::patch().to(patch_tenant))
+        .route("/tenants/{t}", web::delete().to(delete_tenant))
+        .route("/tenants/{t}/clients", web::post().to(create_client))
+        .route("/tenants/{t}/clients", web::get().to(list_clients))
+        .route("/tenants/{t}/clients/{c}", web::get().to(get_client))
+        .route("/tenants/{t}/clients/{c}", web::put().to(replace_client))
+        .route("/tenants/{t}/clients/{c}", web::patch().to(patch_client))
+        .route("/tenants/{t}/clients/{c}", web::delete().to(delete_client))
+        .route("/tenants/{t}/clients/{c}/secret", web::post().to(rotate_secret))
+        .route("/tenants/{t}/keys", web::get().to(list_keys))
+        .route("/tenants/{t}/keys/rotate", web::post().to(rotate_keys))
+        .route("/tenants/{t}/audit", web::get().to(list_audit));
+}

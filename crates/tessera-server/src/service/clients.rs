@@ -1,0 +1,231 @@
+//! Client operations: register, read, replace, patch, delete, rotate secret.
+
+use super::{client_view, ServiceError, Services};
+use serde_json::{Map, Value};
+use tessera_clientauth::generate_secret;
+use tessera_core::metadata::ClientRegistration;
+use tessera_core::time::now_secs;
+use tessera_core::{ClientId, ClientMetadata, MetadataError};
+use tessera_store::{AuditEntry, ClientRow, SecretRow, SecretUpdate, StoreError};
+
+/// A client as shown, plus its secret when one was just generated (shown once).
+#[derive(Debug)]
+pub struct ClientWithSecret {
+    pub client: Value,
+    pub secret: Option<String>,
+}
+
+impl ClientWithSecret {
+    /// The admin API answer: the client, with `client_secret` (and RFC 7591
+    /// `client_secret_expires_at: 0`, never) when a secret was generated.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.client.clone();
+        if let (Some(secret), Some(obj)) = (&self.secret, v.as_object_mut()) {
+            obj.insert("client_secret".into(), Value::String(secret.clone()));
+            obj.insert("client_secret_expires_at".into(), Value::from(0));
+        }
+        v
+    }
+}
+
+/// `POST .../clients/{id}/secret` options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RotateSecret {
+    pub grace_period_secs: u32,
+}
+
+/// Longest grace period for an old secret: 30 days.
+pub const MAX_GRACE_SECS: u32 = 30 * 24 * 3600;
+
+fn metadata_error(field: &str, message: &str) -> ServiceError {
+    ServiceError::InvalidMetadata(MetadataError {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    })
+}
+
+fn to_json_string(m: &ClientMetadata) -> Result<String, ServiceError> {
+    serde_json::to_string(m).map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+fn stored_metadata(row: &ClientRow) -> Result<ClientMetadata, ServiceError> {
+    serde_json::from_str(&row.metadata).map_err(|e| ServiceError::Store(StoreError::Corrupt(e.to_string())))
+}
+
+impl Services {
+    fn new_secret_row(&self, tenant: &str, client: &str, now: i64) -> Result<(String, SecretRow), ServiceError> {
+        let secret = generate_secret();
+        let mut id = [0u8; 12];
+        openssl::rand::rand_bytes(&mut id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let row = SecretRow {
+            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            tenant_id: tenant.to_owned(),
+            client_id: client.to_owned(),
+            secret_hash: self.hasher.hash(&secret),
+            created_at: now,
+            expires_at: None,
+        };
+        Ok((secret, row))
+    }
+
+    fn generated_client_id() -> Result<String, ServiceError> {
+        let mut b = [0u8; 12];
+        openssl::rand::rand_bytes(&mut b).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        Ok(format!("c-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+    }
+
+    /// Registers a client from RFC 7591 metadata.
+    pub fn create_client(&self, tenant: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
+        let client_id = match &reg.client_id {
+            Some(id) => ClientId::parse(id)
+                .map_err(|e| metadata_error("client_id", &e.to_string()))?
+                .to_string(),
+            None => Self::generated_client_id()?,
+        };
+        let now = now_secs();
+        let (secret, secret_row) = if reg.metadata.token_endpoint_auth_method.uses_secret() {
+            let (s, row) = self.new_secret_row(tenant, &client_id, now)?;
+            (Some(s), Some(row))
+        } else {
+            (None, None)
+        };
+        let row = ClientRow {
+            tenant_id: tenant.to_owned(),
+            client_id: client_id.clone(),
+            metadata: to_json_string(&reg.metadata)?,
+            disabled: reg.disabled.unwrap_or(false),
+            created_at: now,
+            updated_at: now,
+        };
+        let entry = audit
+            .action("client.create", tenant, Some(&client_id))
+            .with_detail(format!("method: {}", reg.metadata.token_endpoint_auth_method));
+        match self.store.create_client(row.clone(), secret_row, &entry) {
+            Ok(()) => Ok(ClientWithSecret {
+                client: client_view(&row),
+                secret,
+            }),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound("tenant")),
+            Err(StoreError::Conflict) => Err(ServiceError::Conflict(format!("client {client_id} already exists"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn get_client(&self, tenant: &str, client: &str) -> Result<Value, ServiceError> {
+        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        Ok(client_view(&row))
+    }
+
+    pub fn list_clients(&self, tenant: &str) -> Result<Vec<Value>, ServiceError> {
+        self.store.get_tenant(tenant)?.ok_or(ServiceError::NotFound("tenant"))?;
+        Ok(self.store.list_clients(tenant)?.iter().map(client_view).collect())
+    }
+
+    /// `PUT`: replaces the metadata (absent fields take their defaults).
+    pub fn replace_client(&self, tenant: &str, client: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
+        self.update_client(tenant, client, reg, "client.replace", audit)
+    }
+
+    /// `PATCH`: changes the fields given; `null` resets one to its default.
+    pub fn patch_client(&self, tenant: &str, client: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        let patch = body
+            .as_object()
+            .ok_or_else(|| metadata_error("body", "client metadata must be a JSON object"))?;
+        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        let mut merged: Map<String, Value> = stored_metadata(&row)?.to_json();
+        merged.insert("disabled".into(), Value::Bool(row.disabled));
+        for (k, v) in patch {
+            if v.is_null() {
+                merged.remove(k);
+            } else {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let reg = ClientMetadata::from_registration(&Value::Object(merged)).map_err(ServiceError::InvalidMetadata)?;
+        self.update_client(tenant, client, reg, "client.update", audit)
+    }
+
+    fn update_client(
+        &self,
+        tenant: &str,
+        client: &str,
+        reg: ClientRegistration,
+        action: &str,
+        audit: &AuditEntry,
+    ) -> Result<ClientWithSecret, ServiceError> {
+        if reg.client_id.as_deref().is_some_and(|id| id != client) {
+            return Err(metadata_error("client_id", "cannot be changed"));
+        }
+        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        let before = stored_metadata(&row)?;
+        let now = now_secs();
+        let was_secret = before.token_endpoint_auth_method.uses_secret();
+        let is_secret = reg.metadata.token_endpoint_auth_method.uses_secret();
+        let (secret, update) = match (was_secret, is_secret) {
+            (false, true) => {
+                let (s, r) = self.new_secret_row(tenant, client, now)?;
+                (Some(s), SecretUpdate::ReplaceAll(Some(r)))
+            }
+            (true, false) => (None, SecretUpdate::ReplaceAll(None)),
+            _ => (None, SecretUpdate::Keep),
+        };
+        let disabled = reg.disabled.unwrap_or(row.disabled);
+        let mut detail = Vec::new();
+        if disabled != row.disabled {
+            detail.push(if disabled { "disabled" } else { "enabled" }.to_owned());
+        }
+        if before.token_endpoint_auth_method != reg.metadata.token_endpoint_auth_method {
+            detail.push(format!("method: {}", reg.metadata.token_endpoint_auth_method));
+        }
+        let mut entry = audit.action(action, tenant, Some(client));
+        if !detail.is_empty() {
+            entry = entry.with_detail(detail.join("; "));
+        }
+        self.store
+            .update_client(tenant, client, &to_json_string(&reg.metadata)?, disabled, update, &entry, now)
+            .map_err(|e| match e {
+                StoreError::NotFound => ServiceError::NotFound("client"),
+                other => other.into(),
+            })?;
+        Ok(ClientWithSecret {
+            client: self.get_client(tenant, client)?,
+            secret,
+        })
+    }
+
+    pub fn delete_client(&self, tenant: &str, client: &str, audit: &AuditEntry) -> Result<(), ServiceError> {
+        let entry = audit.action("client.delete", tenant, Some(client));
+        match self.store.delete_client(tenant, client, &entry, now_secs()) {
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound("client")),
+            other => Ok(other?),
+        }
+    }
+
+    /// Issues a new secret; the old ones stop working after the grace period.
+    pub fn rotate_secret(&self, tenant: &str, client: &str, opts: RotateSecret, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        if opts.grace_period_secs > MAX_GRACE_SECS {
+            return Err(ServiceError::Invalid(format!(
+                "grace_period_secs: must be at most {MAX_GRACE_SECS} (30 days)"
+            )));
+        }
+        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        if !stored_metadata(&row)?.token_endpoint_auth_method.uses_secret() {
+            return Err(ServiceError::Invalid(
+                "token_endpoint_auth_method: this client does not authenticate with a secret".into(),
+            ));
+        }
+        let now = now_secs();
+        let (secret, secret_row) = self.new_secret_row(tenant, client, now)?;
+        let entry = audit
+            .action("client.rotate_secret", tenant, Some(client))
+            .with_detail(format!("grace_period_secs: {}", opts.grace_period_secs));
+        self.store
+            .rotate_secret(secret_row, now + i64::from(opts.grace_period_secs), &entry)?;
+        Ok(ClientWithSecret {
+            client: client_view(&row),
+            secret: Some(secret),
+        })
+    }
+}

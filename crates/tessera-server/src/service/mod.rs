@@ -1,0 +1,90 @@
+//! The admin operations, shared by the admin API, the CLI (and the admin UI
+//! to come), so that no rule is implemented twice. Every call is blocking
+//! (it talks to the store): HTTP handlers run it through `web::block`.
+
+mod clients;
+mod keys;
+mod tenants;
+mod views;
+
+pub use clients::{ClientWithSecret, RotateSecret};
+pub use views::{client_view, key_view, tenant_view};
+
+use tessera_clientauth::SecretHasher;
+use tessera_core::metadata::MetadataError;
+use tessera_core::{ErrorCode, OAuthError};
+use tessera_store::{Store, StoreError};
+use tessera_token::{MasterKey, TokenError};
+
+/// Label of the key derived from the master key for hashing client secrets.
+const SECRET_HASH_LABEL: &str = "tessera/client-secret-hash/v1";
+
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub master: MasterKey,
+    pub hasher: SecretHasher,
+    public_base: String,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("store", &self.store).finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    /// Client metadata refused (RFC 7591 `invalid_client_metadata`).
+    #[error("{0}")]
+    InvalidMetadata(MetadataError),
+    /// Any other bad input, naming the field.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+impl ServiceError {
+    /// The wire form. Internal failures say nothing of their cause.
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            ServiceError::NotFound(what) => OAuthError::not_found(format!("{what} not found")),
+            ServiceError::Conflict(m) => OAuthError::new(ErrorCode::Conflict, m.clone()),
+            ServiceError::InvalidMetadata(e) => OAuthError::new(ErrorCode::InvalidClientMetadata, e.to_string()),
+            ServiceError::Invalid(m) => OAuthError::invalid_request(m.clone()),
+            ServiceError::Store(StoreError::Conflict) => OAuthError::new(ErrorCode::Conflict, "already exists"),
+            ServiceError::Store(StoreError::NotFound) => OAuthError::not_found("not found"),
+            ServiceError::Store(_) | ServiceError::Token(_) | ServiceError::Internal(_) => OAuthError::server_error(),
+        }
+    }
+}
+
+impl Services {
+    pub fn new(store: Store, master: MasterKey, public_base: &str) -> Self {
+        let hasher = SecretHasher::new(master.derive(SECRET_HASH_LABEL));
+        Self {
+            store,
+            master,
+            hasher,
+            public_base: public_base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn public_base(&self) -> &str {
+        &self.public_base
+    }
+
+    /// `{public_url}/t/{tenant}`.
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/t/{tenant}", self.public_base)
+    }
+}

@@ -1,0 +1,20 @@
+//! What every request handler shares.
+
+use crate::cache::TenantCache;
+use crate::service::Services;
+
+pub struct AppState {
+    pub services: Services,
+    pub cache: TenantCache,
+    pub bootstrap_token: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("services", &self.services)
+            .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
