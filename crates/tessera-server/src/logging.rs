@@ -9,6 +9,6 @@ pub fn init(json: bool, default_filter: &str) {
     let _ = if json {
         builder.json().flatten_event(true).with_current_span(true).try_init()
     } else {
-        builder.with_target(false).try_init()
+        builder.with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
     };
 }

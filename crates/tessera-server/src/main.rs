@@ -62,7 +62,10 @@ fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config.clone()).await.map_err(|e| e.to_string())?;
         if let Some(info) = &demo_info {
-            println!("{}", demo::banner(&config, info));
+            // A closed stdout (e.g. piped into `head`) must not stop the server.
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{}", demo::banner(&config, info));
+            let _ = std::io::stdout().flush();
         }
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })

@@ -130,7 +130,12 @@ impl Store {
         manager.open().map_err(|e| StoreError::Connect(e.to_string()))?;
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
-            .min_idle(Some(1))
+            // No idle minimum: r2d2 would otherwise open replacement
+            // connections in the background, and one still connecting while
+            // the process exits races OpenSSL's exit-time clean-up inside
+            // libpq (a crash seen with short CLI runs). Connections are
+            // opened on demand and then kept for reuse.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         Ok(Self { pool, url })

@@ -1,0 +1,271 @@
+//! Test-only helpers: a real Tessera server on port 0, over real TLS with a
+//! per-run development PKI, on a fresh database: a SQLite file, or its own
+//! schema in the PostgreSQL named by `TESSERA_TEST_DATABASE_URL`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod db;
+
+pub use db::{Backend, TestDb};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use tessera_server::config::Config;
+use tessera_server::Application;
+
+/// The bootstrap token every test server accepts.
+pub const BOOTSTRAP: &str = "test-bootstrap-token-0123456789abcdef";
+
+/// Per-run PKI (CA + server certificate for 127.0.0.1), made once per process.
+pub fn test_certs() -> &'static tessera_server::devcerts::DevCerts {
+    static CERTS: OnceLock<tessera_server::devcerts::DevCerts> = OnceLock::new();
+    CERTS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tessera-test-pki-{}", std::process::id()));
+        tessera_server::devcerts::ensure(&dir, true).unwrap().0
+    })
+}
+
+/// A reqwest client trusting only the per-run CA.
+pub fn https_client() -> reqwest::Client {
+    let ca = std::fs::read(&test_certs().ca_cert).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile_certs(&ca) {
+        roots.add(cert).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap()
+}
+
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `https://127.0.0.1:PORT`, also the configured `public_url`.
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: Arc<TestDb>,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+    /// Keeps the state (and its pool) alive with the server.
+    _state: actix_web::web::Data<tessera_server::state::AppState>,
+}
+
+/// A token-endpoint answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn reply(res: reqwest::Response) -> Reply {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
+    };
+    Reply { status, headers, body }
+}
+
+impl TestApp {
+    /// A server on a fresh database; `None` when the backend is not
+    /// available (PostgreSQL without `TESSERA_TEST_DATABASE_URL`).
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = Arc::new(TestDb::new(backend)?);
+        Some(Self::spawn_on(db, |_| {}).await)
+    }
+
+    /// A server on `db` (shared by several servers: instances of one deployment).
+    pub async fn spawn_on(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base_url = format!("https://127.0.0.1:{}", addr.port());
+        let certs = test_certs();
+        let mut config = Config::load(None, Vec::new()).unwrap();
+        config.public_url = base_url.clone();
+        config.database.url = db.url.clone();
+        config.database.max_connections = 4;
+        config.keys.master_key = Some(db.master_key.clone());
+        config.http.listen = addr.to_string();
+        config.http.tls_cert = Some(certs.server_cert.clone());
+        config.http.tls_key = Some(certs.server_key.clone());
+        config.http.workers = Some(2);
+        config.http.shutdown_timeout_secs = 5;
+        config.admin.bootstrap_token = Some(BOOTSTRAP.into());
+        tweak(&mut config);
+        let app = Application::build_with_listener(config.clone(), listener)
+            .await
+            .expect("server starts");
+        let handle = app.handle();
+        let state = app.state();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            addr,
+            base_url,
+            client: https_client(),
+            db,
+            config,
+            handle,
+            _state: state,
+        }
+    }
+
+    /// Stops this server gracefully and starts a new one on the same database.
+    pub async fn restart(self) -> TestApp {
+        let db = self.db.clone();
+        self.stop().await;
+        Self::spawn_on(db, |_| {}).await
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/t/{tenant}", self.base_url)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// An admin call with the bootstrap token.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        self.admin_as(BOOTSTRAP, method, path, body).await
+    }
+
+    pub async fn admin_as(&self, bearer: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self
+            .client
+            .request(method, self.url(&format!("/admin/v1{path}")))
+            .bearer_auth(bearer);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        reply(req.send().await.unwrap()).await
+    }
+
+    pub async fn create_tenant(&self, id: &str, settings: Value) -> Value {
+        let mut body = settings;
+        body["id"] = json!(id);
+        let r = self.admin(reqwest::Method::POST, "/tenants", Some(body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body
+    }
+
+    /// Registers a secret client; returns (client_id, client_secret).
+    pub async fn create_secret_client(&self, tenant: &str, metadata: Value) -> (String, String) {
+        let r = self
+            .admin(reqwest::Method::POST, &format!("/tenants/{tenant}/clients"), Some(metadata))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        (
+            r.body["client_id"].as_str().unwrap().to_owned(),
+            r.body["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// `POST` to the tenant's token endpoint with Basic credentials.
+    pub async fn token_basic(&self, tenant: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> Reply {
+        let res = self
+            .client
+            .post(self.url(&format!("/t/{tenant}/oauth2/token")))
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_form(form))
+            .send()
+            .await
+            .unwrap();
+        reply(res).await
+    }
+
+    /// `POST` a raw form to the tenant's token endpoint.
+    pub async fn token_form(&self, tenant: &str, form: &[(&str, &str)]) -> Reply {
+        let res = self
+            .client
+            .post(self.url(&format!("/t/{tenant}/oauth2/token")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_form(form))
+            .send()
+            .await
+            .unwrap();
+        reply(res).await
+    }
+
+    /// Gets a token or fails the test.
+    pub async fn access_token(&self, tenant: &str, id: &str, secret: &str) -> String {
+        let r = self
+            .token_basic(tenant, id, secret, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Reply {
+        reply(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+}
+
+pub fn encode_form(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Decodes a JWT part without verifying anything (tests check signatures separately).
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The temp directory a test may use for files.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let mut b = [0u8; 6];
+    openssl::rand::rand_bytes(&mut b).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-{label}-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

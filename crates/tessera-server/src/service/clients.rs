@@ -76,6 +76,7 @@ impl Services {
 
     /// Registers a client from RFC 7591 metadata.
     pub fn create_client(&self, tenant: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        super::tenant_must_parse(tenant)?;
         let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
         let client_id = match &reg.client_id {
             Some(id) => ClientId::parse(id)
@@ -113,23 +114,30 @@ impl Services {
     }
 
     pub fn get_client(&self, tenant: &str, client: &str) -> Result<Value, ServiceError> {
+        super::tenant_must_parse(tenant)?;
+        super::client_must_parse(client)?;
         let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
         Ok(client_view(&row))
     }
 
     pub fn list_clients(&self, tenant: &str) -> Result<Vec<Value>, ServiceError> {
+        super::tenant_must_parse(tenant)?;
         self.store.get_tenant(tenant)?.ok_or(ServiceError::NotFound("tenant"))?;
         Ok(self.store.list_clients(tenant)?.iter().map(client_view).collect())
     }
 
     /// `PUT`: replaces the metadata (absent fields take their defaults).
     pub fn replace_client(&self, tenant: &str, client: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        super::tenant_must_parse(tenant)?;
+        super::client_must_parse(client)?;
         let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
         self.update_client(tenant, client, reg, "client.replace", audit)
     }
 
     /// `PATCH`: changes the fields given; `null` resets one to its default.
     pub fn patch_client(&self, tenant: &str, client: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        super::tenant_must_parse(tenant)?;
+        super::client_must_parse(client)?;
         let patch = body
             .as_object()
             .ok_or_else(|| metadata_error("body", "client metadata must be a JSON object"))?;
@@ -196,6 +204,8 @@ impl Services {
     }
 
     pub fn delete_client(&self, tenant: &str, client: &str, audit: &AuditEntry) -> Result<(), ServiceError> {
+        super::tenant_must_parse(tenant)?;
+        super::client_must_parse(client)?;
         let entry = audit.action("client.delete", tenant, Some(client));
         match self.store.delete_client(tenant, client, &entry, now_secs()) {
             Err(StoreError::NotFound) => Err(ServiceError::NotFound("client")),
@@ -205,6 +215,8 @@ impl Services {
 
     /// Issues a new secret; the old ones stop working after the grace period.
     pub fn rotate_secret(&self, tenant: &str, client: &str, opts: RotateSecret, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+        super::tenant_must_parse(tenant)?;
+        super::client_must_parse(client)?;
         if opts.grace_period_secs > MAX_GRACE_SECS {
             return Err(ServiceError::Invalid(format!(
                 "grace_period_secs: must be at most {MAX_GRACE_SECS} (30 days)"

@@ -30,6 +30,7 @@ impl Services {
     }
 
     pub fn list_keys(&self, tenant: &str) -> Result<Vec<Value>, ServiceError> {
+        super::tenant_must_parse(tenant)?;
         self.store.get_tenant(tenant)?.ok_or(ServiceError::NotFound("tenant"))?;
         Ok(self.store.list_keys(tenant)?.iter().map(super::key_view).collect())
     }
@@ -38,6 +39,7 @@ impl Services {
     /// stays published until every token it signed has expired; a new `next`
     /// key (in the tenant's current `signing_alg`) is published.
     pub fn rotate_keys(&self, tenant: &str, audit: &AuditEntry) -> Result<Vec<Value>, ServiceError> {
+        super::tenant_must_parse(tenant)?;
         let row = self.store.get_tenant(tenant)?.ok_or(ServiceError::NotFound("tenant"))?;
         let settings: TenantSettings = serde_json::from_str(&row.settings)
             .map_err(|e| ServiceError::Store(tessera_store::StoreError::Corrupt(e.to_string())))?;

@@ -88,6 +88,7 @@ impl Services {
     }
 
     pub fn get_tenant(&self, id: &str) -> Result<Value, ServiceError> {
+        super::tenant_must_parse(id)?;
         let row = self.store.get_tenant(id)?.ok_or(ServiceError::NotFound("tenant"))?;
         Ok(tenant_view(&row, &self.issuer(id)))
     }
@@ -107,6 +108,7 @@ impl Services {
     /// setting. A new `signing_alg` replaces the unused `next` key, so it
     /// signs from the next rotation on (after being published).
     pub fn patch_tenant(&self, id: &str, body: &Value, audit: &AuditEntry) -> Result<Value, ServiceError> {
+        super::tenant_must_parse(id)?;
         let obj = body.as_object().ok_or_else(|| invalid("body", "must be a JSON object"))?;
         let row = self.store.get_tenant(id)?.ok_or(ServiceError::NotFound("tenant"))?;
         let mut name = row.display_name.clone();
@@ -142,6 +144,7 @@ impl Services {
     }
 
     pub fn delete_tenant(&self, id: &str, audit: &AuditEntry) -> Result<(), ServiceError> {
+        super::tenant_must_parse(id)?;
         if id == SYSTEM_TENANT {
             return Err(invalid("id", "the system tenant cannot be deleted"));
         }

@@ -21,7 +21,7 @@ type Reply = Result<HttpResponse, ApiError>;
 /// (a tenant admin cannot even learn whether another tenant exists).
 async fn caller_for(req: &HttpRequest, state: &AppState, tenant: &str) -> Result<Principal, ApiError> {
     let p = authenticate(req, state).await?;
-    if !p.can_access(tenant) {
+    if !p.can_access(tenant) || tessera_core::TenantId::parse(tenant).is_err() {
         return Err(OAuthError::not_found("tenant not found").into());
     }
     Ok(p)

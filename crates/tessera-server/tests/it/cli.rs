@@ -1,0 +1,298 @@
+//! The `tessera` binary: help, configuration errors, operator commands, the
+//! demo, and graceful shutdown on SIGTERM.
+
+use reqwest::Method;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tessera_testkit::{Backend, TestApp, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A command with a clean environment: no TESSERA_* variables from the test run.
+fn tessera(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TESSERA_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("tessera runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("server did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let dir = tessera_testkit::temp_dir("help");
+    let o = run(tessera(&dir).arg("--help"));
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for word in ["serve", "migrate", "tenant", "client", "keys", "dev-certs", "--config", "serve --demo"] {
+        assert!(text.contains(word), "--help lacks {word}:\n{text}");
+    }
+    let o = run(tessera(&dir).args(["serve", "--help"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--demo"));
+    let o = run(tessera(&dir).args(["client", "create", "--help"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--scope"));
+}
+
+#[test]
+fn configuration_errors_name_the_bad_key() {
+    let dir = tessera_testkit::temp_dir("cfg");
+    let cfg = dir.join("tessera.toml");
+    std::fs::write(&cfg, "[http]\nlisten_addr = \"127.0.0.1:1\"\n").unwrap();
+    let o = run(tessera(&dir).args(["--config", cfg.to_str().unwrap(), "migrate"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("listen_addr"), "{}", stderr(&o));
+
+    std::fs::write(&cfg, "[http]\nlisten = \"nowhere\"\n").unwrap();
+    let o = run(tessera(&dir).args(["--config", cfg.to_str().unwrap(), "migrate"]));
+    assert!(stderr(&o).contains("http.listen"), "{}", stderr(&o));
+
+    let o = run(tessera(&dir).arg("migrate").env("TESSERA_DATABASE_URLL", "sqlite://x.db"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("url"), "{}", stderr(&o));
+
+    let o = run(tessera(&dir).args(["--config", "/nonexistent/tessera.toml", "migrate"]));
+    assert!(stderr(&o).contains("/nonexistent/tessera.toml"), "{}", stderr(&o));
+
+    // No master key: the error says how to make one.
+    let o = run(tessera(&dir).arg("migrate").env("TESSERA_DATABASE_URL", "sqlite://x.db"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("TESSERA_MASTER_KEY"), "{}", stderr(&o));
+    let o = run(tessera(&dir).arg("migrate").env("TESSERA_DATABASE_URL", "sqlite://x.db").env("TESSERA_MASTER_KEY", "short"));
+    assert!(stderr(&o).contains("master_key"), "{}", stderr(&o));
+}
+
+fn cli_with_db(dir: &Path, db: &TestDb) -> Command {
+    let mut cmd = tessera(dir);
+    cmd.env("TESSERA_DATABASE_URL", &db.url).env("TESSERA_MASTER_KEY", &db.master_key);
+    cmd
+}
+
+fn json_out(o: &Output) -> Value {
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+async fn cli_manages_tenants_clients_and_keys(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).unwrap());
+    let dir = tessera_testkit::temp_dir("cli");
+    assert!(run(cli_with_db(&dir, &db).arg("migrate")).status.success());
+    let t = json_out(&run(cli_with_db(&dir, &db).args(["tenant", "create", "acme", "--display-name", "Acme"])));
+    assert_eq!(t["display_name"], "Acme");
+    let o = run(cli_with_db(&dir, &db).args(["tenant", "create", "Bad!"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("id"), "{}", stderr(&o));
+    let c = json_out(&run(cli_with_db(&dir, &db).args(["client", "create", "acme", "--id", "c1", "--scope", "a b"])));
+    let secret = c["client_secret"].as_str().unwrap().to_owned();
+    let list = json_out(&run(cli_with_db(&dir, &db).args(["client", "list", "acme"])));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(&secret));
+    let tenants = json_out(&run(cli_with_db(&dir, &db).args(["tenant", "list"])));
+    assert_eq!(tenants.as_array().unwrap().len(), 2, "acme and system");
+
+    let app = TestApp::spawn_on(db.clone(), |_| {}).await;
+    let r = app.token_basic("acme", "c1", &secret, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let first_kid = tessera_testkit::jwt_part(r.body["access_token"].as_str().unwrap(), 0)["kid"].clone();
+
+    // Keys rotated from the CLI: the running server signs with the new key within its poll.
+    let keys = json_out(&run(cli_with_db(&dir, &db).args(["keys", "rotate", "acme"])));
+    assert_eq!(keys.as_array().unwrap().iter().filter(|k| k["state"] == "active").count(), 1);
+    let mut rotated = false;
+    for _ in 0..50 {
+        let t = app.access_token("acme", "c1", &secret).await;
+        if tessera_testkit::jwt_part(&t, 0)["kid"] != first_kid {
+            rotated = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rotated, "server did not pick up the CLI's key rotation");
+
+    // Disabled from the CLI: refused within the poll.
+    json_out(&run(cli_with_db(&dir, &db).args(["client", "disable", "acme", "c1"])));
+    let mut refused = false;
+    for _ in 0..50 {
+        if app.token_basic("acme", "c1", &secret, &[("grant_type", "client_credentials")]).await.status == 401 {
+            refused = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused);
+    let rotated = json_out(&run(cli_with_db(&dir, &db).args(["client", "rotate-secret", "acme", "c1"])));
+    assert_ne!(rotated["client_secret"], secret.as_str());
+    assert!(run(cli_with_db(&dir, &db).args(["client", "delete", "acme", "c1"])).status.success());
+    let o = run(cli_with_db(&dir, &db).args(["client", "show", "acme", "c1"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not found"));
+    // The audit log records the CLI as the actor.
+    let audit = app.admin(Method::GET, "/tenants/acme/audit", None).await;
+    assert!(audit.body["entries"].as_array().unwrap().iter().all(|e| e["actor"].as_str().unwrap().starts_with("cli:")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts the demo in `dir` on `port`; returns the child and the printed
+/// client secret once it serves.
+fn start_demo(dir: &Path, port: u16) -> (Child, String) {
+    let mut child = tessera(dir)
+        .args(["serve", "--demo"])
+        .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TESSERA_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
+        .env("TESSERA_HTTP_SHUTDOWN_TIMEOUT_SECS", "3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Read every line (to EOF) so the server never writes into a closed pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("curl --cacert certs/ca.pem -u demo-client:") {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let secret = rx.recv_timeout(Duration::from_secs(30)).expect("demo printed a curl command");
+    wait_for_port(port);
+    (child, secret)
+}
+
+fn demo_client(dir: &Path) -> reqwest::Client {
+    let ca = std::fs::read(dir.join("certs/ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tessera_testkit::temp_dir("demo");
+    let port = free_port();
+    let (mut child, secret) = start_demo(&dir, port);
+    let url = format!("https://127.0.0.1:{port}/t/demo/oauth2/token");
+    // A new client (no pooled connection) for each request: the server restarts in between.
+    let token = async |secret: &str| {
+        demo_client(&dir)
+            .post(&url)
+            .basic_auth("demo-client", Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = token(&secret).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["access_token"].as_str().unwrap().starts_with("ey"));
+    sigterm(&child);
+    assert!(wait_exit(&mut child).success());
+
+    // Restarted: the same data, the same secret.
+    let (mut child, secret2) = start_demo(&dir, port);
+    assert_eq!(secret, secret2);
+    assert_eq!(token(&secret).await.status(), 200);
+    sigterm(&child);
+    wait_exit(&mut child);
+    for f in ["data/tessera.db", "data/master.key", "certs/ca.pem", "certs/server.key"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let dir = tessera_testkit::temp_dir("shutdown");
+    json_out(&run(cli_with_db(&dir, &db).args(["tenant", "create", "acme"])));
+    let c = json_out(&run(cli_with_db(&dir, &db).args(["client", "create", "acme", "--id", "c1"])));
+    let secret = c["client_secret"].as_str().unwrap().to_owned();
+    let port = free_port();
+    let mut child = cli_with_db(&dir, &db)
+        .arg("serve")
+        .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TESSERA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("c1:{secret}"));
+    let body = "grant_type=client_credentials";
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "POST /t/acme/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {basic}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        &body[..10]
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    // The server stopped accepting, but the request in flight completes.
+    stream.write_all(body[10..].as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("access_token"));
+    assert!(wait_exit(&mut child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+backend_tests!(cli_manages_tenants_clients_and_keys);

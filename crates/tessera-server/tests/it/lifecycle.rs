@@ -1,0 +1,85 @@
+//! Restarts, and several instances sharing one database.
+
+use crate::jwks::verify_with_jwks;
+use reqwest::Method;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_testkit::{Backend, TestApp, TestDb};
+
+const CC: (&str, &str) = ("grant_type", "client_credentials");
+
+async fn data_survives_a_restart(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.create_tenant("acme", json!({"access_token_ttl_secs": 600})).await;
+    let (id, secret) = app.create_secret_client("acme", json!({"scope": "a"})).await;
+    let token = app.access_token("acme", &id, &secret).await;
+    let jwks_before = app.get_json("/t/acme/jwks.json").await.body;
+
+    let app = app.restart().await;
+    assert_eq!(app.get_json("/t/acme/jwks.json").await.body, jwks_before, "same keys after restart");
+    let r = app.token_basic("acme", &id, &secret, &[CC]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["expires_in"], 600);
+    assert!(verify_with_jwks(&app, "acme", &token).await.is_ok());
+    let audit = app.admin(Method::GET, "/tenants/acme/audit", None).await;
+    assert!(audit.body["entries"].as_array().unwrap().len() >= 2);
+}
+
+/// Polls `check` for up to five seconds.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..50 {
+        if check().await {
+            return true;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn instances_sharing_a_database_act_as_one(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).unwrap());
+    let a = TestApp::spawn_on(db.clone(), |_| {}).await;
+    // Instances of one deployment share the public URL (behind one load balancer).
+    let public = a.base_url.clone();
+    let b = TestApp::spawn_on(db.clone(), move |c| c.public_url = public).await;
+    a.create_tenant("acme", json!({})).await;
+    let (id, secret) = a.create_secret_client("acme", json!({})).await;
+    // B sees A's client.
+    assert_eq!(b.token_basic("acme", &id, &secret, &[CC]).await.status, 200);
+    // A disables it: B refuses within its one-second poll.
+    a.admin(Method::PATCH, &format!("/tenants/acme/clients/{id}"), Some(json!({"disabled": true})))
+        .await;
+    assert!(
+        eventually(async || b.token_basic("acme", &id, &secret, &[CC]).await.status == 401).await,
+        "instance B kept accepting a disabled client"
+    );
+    a.admin(Method::PATCH, &format!("/tenants/acme/clients/{id}"), Some(json!({"disabled": false})))
+        .await;
+    assert!(eventually(async || b.token_basic("acme", &id, &secret, &[CC]).await.status == 200).await);
+    // A rotates keys: B signs with the new key and both publish the same set.
+    a.admin(Method::POST, "/tenants/acme/keys/rotate", None).await;
+    let active = a.admin(Method::GET, "/tenants/acme/keys", None).await.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "active")
+        .unwrap()["kid"]
+        .clone();
+    assert!(
+        eventually(async || {
+            let t = b.access_token("acme", &id, &secret).await;
+            tessera_testkit::jwt_part(&t, 0)["kid"] == active
+        })
+        .await
+    );
+    assert_eq!(a.get_json("/t/acme/jwks.json").await.body, b.get_json("/t/acme/jwks.json").await.body);
+    // A token from B verifies against A's JWKS, and B's admin tokens work at A.
+    let t = b.access_token("acme", &id, &secret).await;
+    assert!(verify_with_jwks(&a, "acme", &t).await.is_ok());
+    let (sid, ssecret) = a.create_secret_client("system", json!({"scope": "tessera:admin"})).await;
+    let admin_from_b = b.access_token("system", &sid, &ssecret).await;
+    assert_eq!(a.admin_as(&admin_from_b, Method::GET, "/tenants", None).await.status, 200);
+}
+
+backend_tests!(data_survives_a_restart, instances_sharing_a_database_act_as_one);
