@@ -60,9 +60,9 @@ impl PresentedCredentials {
             }));
         }
         if let Some(secret) = post_secret {
-            let client_id = form.get("client_id").ok_or_else(|| {
-                OAuthError::invalid_request("client_secret in the body requires client_id")
-            })?;
+            let client_id = form
+                .get("client_id")
+                .ok_or_else(|| OAuthError::invalid_request("client_secret in the body requires client_id"))?;
             return Ok(PresentedCredentials::Secret(SecretCredentials {
                 method: AuthMethod::ClientSecretPost,
                 client_id: client_id.to_owned(),
@@ -74,8 +74,7 @@ impl PresentedCredentials {
                 "client assertions (private_key_jwt) are not available in this version",
             ));
         }
-        Err(OAuthError::invalid_client("client authentication is required")
-            .with_challenge(Challenge::Basic))
+        Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic))
     }
 
     pub fn client_id(&self) -> &str {
@@ -101,7 +100,9 @@ fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
     let header = std::str::from_utf8(header).map_err(|_| basic_error("malformed Authorization header"))?;
     let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(basic_error("the token endpoint accepts only the Basic authorization scheme"));
+        return Err(basic_error(
+            "the token endpoint accepts only the Basic authorization scheme",
+        ));
     }
     let decoded = STANDARD
         .decode(rest.trim())
@@ -159,8 +160,8 @@ mod tests {
 
     #[test]
     fn two_methods_are_invalid_request() {
-        let e = PresentedCredentials::extract(Some(&basic("c1", "s")), &form("client_id=c1&client_secret=s"))
-            .unwrap_err();
+        let e =
+            PresentedCredentials::extract(Some(&basic("c1", "s")), &form("client_id=c1&client_secret=s")).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = PresentedCredentials::extract(
             None,

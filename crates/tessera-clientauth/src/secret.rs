@@ -58,7 +58,10 @@ impl SecretHasher {
     pub fn hash(&self, secret: &str) -> String {
         let mut mac = self.mac();
         mac.update(secret.as_bytes());
-        format!("{VERSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        format!(
+            "{VERSION_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
     }
 
     /// Constant-time check of `secret` against one stored hash.
@@ -130,8 +133,14 @@ mod tests {
     fn expired_secrets_do_not_verify() {
         let h = SecretHasher::new([3; 32]);
         let stored = vec![
-            StoredSecret { hash: h.hash("old"), expires_at: Some(100) },
-            StoredSecret { hash: h.hash("new"), expires_at: None },
+            StoredSecret {
+                hash: h.hash("old"),
+                expires_at: Some(100),
+            },
+            StoredSecret {
+                hash: h.hash("new"),
+                expires_at: None,
+            },
         ];
         assert!(h.verify_any("old", &stored, 99));
         assert!(!h.verify_any("old", &stored, 100));

@@ -19,15 +19,9 @@ impl Form {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
             // Names are echoed in descriptions: keep them short and printable.
-            let shown: String = name
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(40)
-                .collect();
+            let shown: String = name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
             if map.insert(name.into_owned(), value.into_owned()).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter '{shown}' is repeated"
-                )));
+                return Err(OAuthError::invalid_request(format!("parameter '{shown}' is repeated")));
             }
         }
         Ok(Self(map))

@@ -132,7 +132,10 @@ pub struct ClientRegistration {
 const METHOD_SPECIFIC_FIELDS: [(&str, &str); 8] = [
     ("jwks", "private_key_jwt or self_signed_tls_client_auth"),
     ("jwks_uri", "private_key_jwt or self_signed_tls_client_auth"),
-    ("token_endpoint_auth_signing_alg", "private_key_jwt or client_secret_jwt"),
+    (
+        "token_endpoint_auth_signing_alg",
+        "private_key_jwt or client_secret_jwt",
+    ),
     ("tls_client_auth_subject_dn", "tls_client_auth"),
     ("tls_client_auth_san_dns", "tls_client_auth"),
     ("tls_client_auth_san_uri", "tls_client_auth"),
@@ -222,7 +225,10 @@ impl ClientMetadata {
 
         for (field, methods) in METHOD_SPECIFIC_FIELDS {
             if obj.get(field).is_some_and(|v| !v.is_null()) {
-                return Err(err(field, format!("is used only with token_endpoint_auth_method {methods}")));
+                return Err(err(
+                    field,
+                    format!("is used only with token_endpoint_auth_method {methods}"),
+                ));
             }
         }
 
@@ -313,15 +319,27 @@ mod tests {
             (json!({"scopes": "a"}), "scopes"),
             (json!({"client_id": 5}), "client_id"),
             (json!({"client_name": "x".repeat(201)}), "client_name"),
-            (json!({"token_endpoint_auth_method": "magic"}), "token_endpoint_auth_method"),
-            (json!({"token_endpoint_auth_method": "private_key_jwt"}), "token_endpoint_auth_method"),
+            (
+                json!({"token_endpoint_auth_method": "magic"}),
+                "token_endpoint_auth_method",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt"}),
+                "token_endpoint_auth_method",
+            ),
             (json!({"jwks": {"keys": []}}), "jwks"),
-            (json!({"tls_client_auth_subject_dn": "CN=a"}), "tls_client_auth_subject_dn"),
+            (
+                json!({"tls_client_auth_subject_dn": "CN=a"}),
+                "tls_client_auth_subject_dn",
+            ),
             (json!({"scope": "a  b"}), "scope"),
             (json!({"scope": ["a"]}), "scope"),
             (json!({"grant_types": ["authorization_code"]}), "grant_types"),
             (json!({"grant_types": []}), "grant_types"),
-            (json!({"tls_client_certificate_bound_access_tokens": "yes"}), "tls_client_certificate_bound_access_tokens"),
+            (
+                json!({"tls_client_certificate_bound_access_tokens": "yes"}),
+                "tls_client_certificate_bound_access_tokens",
+            ),
             (json!({"disabled": 1}), "disabled"),
         ];
         for (body, field) in cases {

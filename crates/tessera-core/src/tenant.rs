@@ -103,14 +103,14 @@ impl TenantSettings {
                         uint_in(key, value, 60, 86_400)?
                     }
                 }
-                "signing_alg" => {
-                    self.signing_alg = if reset { defaults.signing_alg } else { alg(key, value)? }
-                }
+                "signing_alg" => self.signing_alg = if reset { defaults.signing_alg } else { alg(key, value)? },
                 "assertion_algs" => {
                     self.assertion_algs = if reset {
                         defaults.assertion_algs.clone()
                     } else {
-                        let items = value.as_array().ok_or_else(|| err(key, "must be an array of algorithm names"))?;
+                        let items = value
+                            .as_array()
+                            .ok_or_else(|| err(key, "must be an array of algorithm names"))?;
                         if items.is_empty() {
                             return Err(err(key, "must name at least one algorithm"));
                         }
@@ -132,7 +132,11 @@ impl TenantSettings {
                     }
                 }
                 "clock_skew_secs" => {
-                    self.clock_skew_secs = if reset { defaults.clock_skew_secs } else { uint_in(key, value, 0, 600)? }
+                    self.clock_skew_secs = if reset {
+                        defaults.clock_skew_secs
+                    } else {
+                        uint_in(key, value, 0, 600)?
+                    }
                 }
                 "strict_assertion_audience" => {
                     self.strict_assertion_audience = !reset && boolean(key, value)?;
@@ -213,7 +217,8 @@ mod tests {
         assert_eq!(s.access_token_ttl_secs, 300);
         assert_eq!(s.signing_alg, SigningAlg::EdDSA);
         let mut s2 = s.clone();
-        s2.apply(json!({"access_token_ttl_secs": null}).as_object().unwrap()).unwrap();
+        s2.apply(json!({"access_token_ttl_secs": null}).as_object().unwrap())
+            .unwrap();
         assert_eq!(s2.access_token_ttl_secs, 900);
     }
 

@@ -70,9 +70,10 @@ impl Application {
         let services = web::block(move || open_services(&cfg))
             .await
             .map_err(|_| StartError::Config("start-up task failed".into()))??;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr: config.http.listen.clone(), source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.http.listen.clone(),
+            source,
+        })?;
 
         let state = web::Data::new(AppState {
             services,
@@ -125,7 +126,13 @@ impl Application {
         });
 
         tracing::info!(%addr, tls = is_tls, public_url = %config.public_base(), "tessera listening");
-        Ok(Self { server, handle, addr, tls: is_tls, state })
+        Ok(Self {
+            server,
+            handle,
+            addr,
+            tls: is_tls,
+            state,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -39,7 +39,8 @@ pub struct TenantSnapshot {
 impl TenantSnapshot {
     fn build(rows: TenantSnapshotRows, services: &Services) -> Result<Self, ServiceError> {
         let corrupt = |e: String| ServiceError::Store(StoreError::Corrupt(e));
-        let settings: TenantSettings = serde_json::from_str(&rows.tenant.settings).map_err(|e| corrupt(e.to_string()))?;
+        let settings: TenantSettings =
+            serde_json::from_str(&rows.tenant.settings).map_err(|e| corrupt(e.to_string()))?;
         let issuer = services.issuer(&rows.tenant.id);
         let mut secrets: HashMap<String, Vec<StoredSecret>> = HashMap::new();
         for s in rows.secrets {
@@ -152,7 +153,10 @@ impl TenantCache {
             return Ok(());
         }
         let s = services.clone();
-        let versions: HashMap<String, i64> = blocking(move || Ok(s.store.tenant_versions()?)).await?.into_iter().collect();
+        let versions: HashMap<String, i64> = blocking(move || Ok(s.store.tenant_versions()?))
+            .await?
+            .into_iter()
+            .collect();
         {
             let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
             map.retain(|id, snap| versions.get(id) == Some(&snap.version));

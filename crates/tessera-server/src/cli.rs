@@ -164,7 +164,11 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
     let audit = cli_audit();
     match command {
         Command::Migrate => println!("database is up to date ({})", services.store.backend_name()),
-        Command::Tenant(TenantCommand::Create { id, display_name, settings }) => {
+        Command::Tenant(TenantCommand::Create {
+            id,
+            display_name,
+            settings,
+        }) => {
             let mut body = match settings {
                 Some(s) => parse_json("--settings", &s)?,
                 None => json!({}),
@@ -210,7 +214,11 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
         }
         Command::Client(ClientCommand::List { tenant }) => print(&Value::Array(services.list_clients(&tenant)?)),
         Command::Client(ClientCommand::Show { tenant, client_id }) => print(&services.get_client(&tenant, &client_id)?),
-        Command::Client(ClientCommand::Disable { tenant, client_id, enable }) => {
+        Command::Client(ClientCommand::Disable {
+            tenant,
+            client_id,
+            enable,
+        }) => {
             let updated = services.patch_client(&tenant, &client_id, &json!({"disabled": !enable}), &audit)?;
             print(&updated.to_json());
         }
@@ -218,7 +226,11 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
             services.delete_client(&tenant, &client_id, &audit)?;
             println!("deleted client {client_id} of tenant {tenant}");
         }
-        Command::Client(ClientCommand::RotateSecret { tenant, client_id, grace_period }) => {
+        Command::Client(ClientCommand::RotateSecret {
+            tenant,
+            client_id,
+            grace_period,
+        }) => {
             let rotated = services.rotate_secret(
                 &tenant,
                 &client_id,

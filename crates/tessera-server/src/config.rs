@@ -213,10 +213,7 @@ const TYPED_KEYS: [&str; 6] = [
 
 impl Config {
     /// Loads the configuration: `file` (if any), then overrides from `env`.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let (mut table, source) = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -232,10 +229,7 @@ impl Config {
             None => (toml::Table::new(), "configuration".to_owned()),
         };
 
-        let mut env: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("TESSERA_"))
-            .collect();
+        let mut env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("TESSERA_")).collect();
         env.sort();
         let mut from_env = false;
         for (name, value) in env {
@@ -284,10 +278,12 @@ impl Config {
         } else {
             source
         };
-        let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: label,
-            message: e.message().to_owned(),
-        })?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: label,
+                message: e.message().to_owned(),
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -303,7 +299,10 @@ impl Config {
             .parse::<SocketAddr>()
             .map_err(|_| invalid("http.listen", "must be an address and port, e.g. 127.0.0.1:8443"))?;
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
-            return Err(invalid("http.tls_cert", "tls_cert and tls_key go together: set both or neither"));
+            return Err(invalid(
+                "http.tls_cert",
+                "tls_cert and tls_key go together: set both or neither",
+            ));
         }
         if self.http.max_body_bytes < 1024 {
             return Err(invalid("http.max_body_bytes", "must be at least 1024"));
@@ -368,7 +367,10 @@ mod tests {
 
     fn file(text: &str) -> tempfile_lite::TempFile {
         let f = tempfile_lite::TempFile::new();
-        std::fs::File::create(&f.path).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::File::create(&f.path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         f
     }
 
@@ -381,8 +383,13 @@ mod tests {
             pub fn new() -> Self {
                 let mut b = [0u8; 8];
                 openssl::rand::rand_bytes(&mut b).unwrap();
-                let name = format!("tessera-config-{}.toml", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
-                Self { path: std::env::temp_dir().join(name) }
+                let name = format!(
+                    "tessera-config-{}.toml",
+                    b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+                );
+                Self {
+                    path: std::env::temp_dir().join(name),
+                }
             }
         }
         impl Drop for TempFile {

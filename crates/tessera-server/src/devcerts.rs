@@ -50,7 +50,8 @@ fn new_key() -> Result<PKey<Private>, String> {
 
 fn name(cn: &str) -> Result<X509Name, String> {
     let mut b = X509Name::builder().map_err(e)?;
-    b.append_entry_by_nid(Nid::ORGANIZATIONNAME, "Tessera development").map_err(e)?;
+    b.append_entry_by_nid(Nid::ORGANIZATIONNAME, "Tessera development")
+        .map_err(e)?;
     b.append_entry_by_nid(Nid::COMMONNAME, cn).map_err(e)?;
     Ok(b.build())
 }
@@ -83,9 +84,20 @@ pub fn ensure(dir: &Path, force: bool) -> Result<(DevCerts, bool), String> {
     ca.set_not_before(&ca_before).map_err(e)?;
     let ca_after = Asn1Time::days_from_now(3650).map_err(e)?;
     ca.set_not_after(&ca_after).map_err(e)?;
-    ca.append_extension(BasicConstraints::new().critical().ca().pathlen(0).build().map_err(e)?).map_err(e)?;
-    ca.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().map_err(e)?).map_err(e)?;
-    let ski = SubjectKeyIdentifier::new().build(&ca.x509v3_context(None, None)).map_err(e)?;
+    ca.append_extension(BasicConstraints::new().critical().ca().pathlen(0).build().map_err(e)?)
+        .map_err(e)?;
+    ca.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()
+            .map_err(e)?,
+    )
+    .map_err(e)?;
+    let ski = SubjectKeyIdentifier::new()
+        .build(&ca.x509v3_context(None, None))
+        .map_err(e)?;
     ca.append_extension(ski).map_err(e)?;
     ca.sign(&ca_key, MessageDigest::sha256()).map_err(e)?;
     let ca = ca.build();
@@ -104,9 +116,12 @@ pub fn ensure(dir: &Path, force: bool) -> Result<(DevCerts, bool), String> {
     // 397 days: the longest validity browsers accept for server certificates.
     let srv_after = Asn1Time::days_from_now(397).map_err(e)?;
     srv.set_not_after(&srv_after).map_err(e)?;
-    srv.append_extension(BasicConstraints::new().critical().build().map_err(e)?).map_err(e)?;
-    srv.append_extension(KeyUsage::new().critical().digital_signature().build().map_err(e)?).map_err(e)?;
-    srv.append_extension(ExtendedKeyUsage::new().server_auth().build().map_err(e)?).map_err(e)?;
+    srv.append_extension(BasicConstraints::new().critical().build().map_err(e)?)
+        .map_err(e)?;
+    srv.append_extension(KeyUsage::new().critical().digital_signature().build().map_err(e)?)
+        .map_err(e)?;
+    srv.append_extension(ExtendedKeyUsage::new().server_auth().build().map_err(e)?)
+        .map_err(e)?;
     let san = SubjectAlternativeName::new()
         .dns("localhost")
         .ip("127.0.0.1")
@@ -114,7 +129,10 @@ pub fn ensure(dir: &Path, force: bool) -> Result<(DevCerts, bool), String> {
         .build(&srv.x509v3_context(Some(&ca), None))
         .map_err(e)?;
     srv.append_extension(san).map_err(e)?;
-    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&srv.x509v3_context(Some(&ca), None)).map_err(e)?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&srv.x509v3_context(Some(&ca), None))
+        .map_err(e)?;
     srv.append_extension(aki).map_err(e)?;
     srv.sign(&ca_key, MessageDigest::sha256()).map_err(e)?;
     let srv = srv.build();
@@ -124,7 +142,8 @@ pub fn ensure(dir: &Path, force: bool) -> Result<(DevCerts, bool), String> {
             std::fs::remove_file(p).map_err(|err| format!("{}: {err}", p.display()))?;
         }
     }
-    std::fs::write(&paths.ca_cert, ca.to_pem().map_err(e)?).map_err(|err| format!("{}: {err}", paths.ca_cert.display()))?;
+    std::fs::write(&paths.ca_cert, ca.to_pem().map_err(e)?)
+        .map_err(|err| format!("{}: {err}", paths.ca_cert.display()))?;
     write_private_file(&paths.ca_key, &ca_key.private_key_to_pem_pkcs8().map_err(e)?)?;
     std::fs::write(&paths.server_cert, srv.to_pem().map_err(e)?)
         .map_err(|err| format!("{}: {err}", paths.server_cert.display()))?;
@@ -148,7 +167,11 @@ mod tests {
             .subject_alt_names()
             .unwrap()
             .iter()
-            .filter_map(|n| n.dnsname().map(str::to_owned).or_else(|| n.ipaddress().map(|b| format!("{b:?}"))))
+            .filter_map(|n| {
+                n.dnsname()
+                    .map(str::to_owned)
+                    .or_else(|| n.ipaddress().map(|b| format!("{b:?}")))
+            })
             .collect();
         assert!(sans.iter().any(|s| s == "localhost"));
         // A second call keeps the existing files.

@@ -35,7 +35,10 @@ fn run(cli: Cli) -> Result<(), String> {
                     paths.server_key.display()
                 );
             } else {
-                println!("{} already holds development certificates (use --force to replace them)", dir.display());
+                println!(
+                    "{} already holds development certificates (use --force to replace them)",
+                    dir.display()
+                );
             }
             Ok(())
         }

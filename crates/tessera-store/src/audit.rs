@@ -115,8 +115,6 @@ impl Store {
     /// Every tenant's version, to find which cached tenants are stale.
     pub fn tenant_versions(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let mut conn = self.conn()?;
-        Ok(tenants::table
-            .select((tenants::id, tenants::version))
-            .load(&mut conn)?)
+        Ok(tenants::table.select((tenants::id, tenants::version)).load(&mut conn)?)
     }
 }

@@ -36,7 +36,9 @@ impl Store {
             }
             diesel::insert_into(clients::table).values(&row).execute(conn)?;
             if let Some(secret) = &secret {
-                diesel::insert_into(client_secrets::table).values(secret).execute(conn)?;
+                diesel::insert_into(client_secrets::table)
+                    .values(secret)
+                    .execute(conn)?;
             }
             record_change(conn, audit, row.created_at)
         })
@@ -86,7 +88,9 @@ impl Store {
                 )
                 .execute(conn)?;
                 if let Some(secret) = new {
-                    diesel::insert_into(client_secrets::table).values(secret).execute(conn)?;
+                    diesel::insert_into(client_secrets::table)
+                        .values(secret)
+                        .execute(conn)?;
                 }
             }
             record_change(conn, audit, now)
@@ -112,12 +116,7 @@ impl Store {
     /// Adds `new` as the client's secret. Older secrets stop working at
     /// `old_expire_at` (removed at once when it is `now` or earlier); secrets
     /// already past their expiry are removed.
-    pub fn rotate_secret(
-        &self,
-        new: SecretRow,
-        old_expire_at: i64,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    pub fn rotate_secret(&self, new: SecretRow, old_expire_at: i64, audit: &AuditEntry) -> Result<(), StoreError> {
         let now = new.created_at;
         self.tx(|conn| {
             let exists = clients::table

@@ -63,9 +63,9 @@ impl Manager {
         match &self.url {
             DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
             DbUrl::Sqlite(path) => {
-                let path = path.to_str().ok_or_else(|| {
-                    ConnectionError::BadConnection("the SQLite path is not valid UTF-8".into())
-                })?;
+                let path = path
+                    .to_str()
+                    .ok_or_else(|| ConnectionError::BadConnection("the SQLite path is not valid UTF-8".into()))?;
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the writer; the busy timeout makes
                 // concurrent writers wait instead of failing with SQLITE_BUSY.
@@ -110,7 +110,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.url.backend_name()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.url.backend_name())
+            .finish()
     }
 }
 
@@ -159,8 +161,35 @@ impl Store {
         applied.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
-    /// Runs `f` in a transaction.
-    pub(crate) fn tx<T>(
+    /// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`:
+    /// a deferred transaction that reads first and writes later cannot wait
+    /// for the write lock (SQLite answers "database is locked" at once to
+    /// avoid a deadlock), whereas an immediate one waits out the busy timeout.
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        let conn: &mut DbConnection = &mut conn;
+        if matches!(conn, DbConnection::Sqlite(_)) {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(v) => {
+                    if let Err(e) = conn.batch_execute("COMMIT") {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        return Err(e.into());
+                    }
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            }
+        } else {
+            conn.transaction(f)
+        }
+    }
+
+    /// Runs `f` in a read-only (consistent snapshot) transaction.
+    pub(crate) fn read_tx<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -58,7 +58,9 @@ impl Store {
                     signing_keys::activated_at.eq(Some(now)),
                 ))
                 .execute(conn)?;
-            diesel::insert_into(signing_keys::table).values(&new_next).execute(conn)?;
+            diesel::insert_into(signing_keys::table)
+                .values(&new_next)
+                .execute(conn)?;
             record_change(conn, audit, now)
         })
     }

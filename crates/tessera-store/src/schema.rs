@@ -68,4 +68,11 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(tenants, clients, client_secrets, signing_keys, audit_log, change_counter);
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    clients,
+    client_secrets,
+    signing_keys,
+    audit_log,
+    change_counter
+);

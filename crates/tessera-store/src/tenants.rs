@@ -9,12 +9,7 @@ use diesel::prelude::*;
 
 impl Store {
     /// Creates a tenant with its first signing keys (active and next).
-    pub fn create_tenant(
-        &self,
-        row: TenantRow,
-        keys: Vec<KeyRow>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    pub fn create_tenant(&self, row: TenantRow, keys: Vec<KeyRow>, audit: &AuditEntry) -> Result<(), StoreError> {
         self.tx(|conn| {
             let now = row.created_at;
             diesel::insert_into(tenants::table).values(&row).execute(conn)?;
@@ -85,7 +80,7 @@ impl Store {
 
     /// The tenant with its clients, secrets and keys, read consistently.
     pub fn load_tenant_snapshot(&self, id: &str) -> Result<Option<TenantSnapshotRows>, StoreError> {
-        self.tx(|conn| {
+        self.read_tx(|conn| {
             let Some(tenant) = tenants::table.find(id).first::<TenantRow>(conn).optional()? else {
                 return Ok(None);
             };

@@ -12,7 +12,9 @@ pub enum Backend {
 
 /// The PostgreSQL server tests use, when configured.
 pub fn postgres_base_url() -> Option<String> {
-    std::env::var("TESSERA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("TESSERA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 impl Backend {
@@ -61,8 +63,9 @@ impl TestDb {
             Backend::Postgres => {
                 let base = postgres_base_url()?;
                 let schema = format!("t_{}", random_hex(8));
-                let mut conn = PgConnection::establish(&base)
-                    .unwrap_or_else(|e| panic!("TESSERA_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}"));
+                let mut conn = PgConnection::establish(&base).unwrap_or_else(|e| {
+                    panic!("TESSERA_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
+                });
                 conn.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-csearch_path%3D{schema}");

@@ -185,7 +185,11 @@ impl TestApp {
     /// Registers a secret client; returns (client_id, client_secret).
     pub async fn create_secret_client(&self, tenant: &str, metadata: Value) -> (String, String) {
         let r = self
-            .admin(reqwest::Method::POST, &format!("/tenants/{tenant}/clients"), Some(metadata))
+            .admin(
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant}/clients"),
+                Some(metadata),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         (

@@ -61,7 +61,13 @@ impl TenantKeys {
     /// (chosen by `kid`, algorithm pinned by the key), `typ` at+jwt, `iss`,
     /// `exp`/`nbf` within `leeway_secs`, and the claims RFC 9068 requires.
     /// The audience is the caller's to check.
-    pub fn verify(&self, token: &str, expected_iss: &str, now: i64, leeway_secs: i64) -> Result<VerifiedToken, TokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        expected_iss: &str,
+        now: i64,
+        leeway_secs: i64,
+    ) -> Result<VerifiedToken, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid("token too long"));
         }
@@ -81,7 +87,10 @@ impl TenantKeys {
         if claims.get("iss").and_then(Value::as_str) != Some(expected_iss) {
             return Err(TokenError::Invalid("issuer does not match"));
         }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or(TokenError::Invalid("exp missing"))?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(TokenError::Invalid("exp missing"))?;
         if exp + leeway_secs <= now {
             return Err(TokenError::Invalid("token expired"));
         }
@@ -124,7 +133,10 @@ impl VerifiedToken {
     }
 
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.str_claim("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty())
+        self.str_claim("scope")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -225,7 +237,11 @@ mod tests {
         let old = generate_signing_key(SigningAlg::ES256, "t", &master).unwrap();
         let cur = generate_signing_key(SigningAlg::ES256, "t", &master).unwrap();
         let next = generate_signing_key(SigningAlg::ES256, "t", &master).unwrap();
-        let rows = [stored(&old, "retired", Some(500)), stored(&cur, "active", None), stored(&next, "next", None)];
+        let rows = [
+            stored(&old, "retired", Some(500)),
+            stored(&cur, "active", None),
+            stored(&next, "next", None),
+        ];
         let at = |now| {
             let keys = TenantKeys::load("t", &rows, &master, now).unwrap();
             let jwks: Value = serde_json::from_str(keys.jwks_json()).unwrap();

@@ -4,7 +4,7 @@ use crate::error::TokenError;
 use crate::master_key::MasterKey;
 use crate::thumbprint::jwk_thumbprint;
 use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{JwsSigner, JwsVerifier, EdDSA, ES256, ES384, PS256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, ES384, PS256, RS256};
 use serde_json::{Map, Value};
 use tessera_core::SigningAlg;
 

@@ -55,7 +55,10 @@ impl TenantKeys {
         let mut published = HashMap::new();
         let mut jwks = Vec::new();
         for key in keys {
-            let alg: SigningAlg = key.alg.parse().map_err(|_| TokenError::Key(format!("unknown alg {}", key.alg)))?;
+            let alg: SigningAlg = key
+                .alg
+                .parse()
+                .map_err(|_| TokenError::Key(format!("unknown alg {}", key.alg)))?;
             let shown = match key.state.as_str() {
                 "active" | "next" => true,
                 "retired" => key.publish_until.is_some_and(|t| t >= now),

@@ -70,8 +70,15 @@ impl MasterKey {
         let mut nonce = [0u8; NONCE_LEN];
         openssl::rand::rand_bytes(&mut nonce).map_err(|e| TokenError::Key(e.to_string()))?;
         let mut tag = [0u8; TAG_LEN];
-        let ct = encrypt_aead(Cipher::aes_256_gcm(), &self.sealing_key(), Some(&nonce), aad, plaintext, &mut tag)
-            .map_err(|e| TokenError::Key(e.to_string()))?;
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.sealing_key(),
+            Some(&nonce),
+            aad,
+            plaintext,
+            &mut tag,
+        )
+        .map_err(|e| TokenError::Key(e.to_string()))?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);

@@ -19,7 +19,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/t/{tenant}/.well-known/oauth-authorization-server",
             web::get().to(discovery::metadata),
         )
-        .route("/t/{tenant}/.well-known/openid-configuration", web::get().to(discovery::metadata))
+        .route(
+            "/t/{tenant}/.well-known/openid-configuration",
+            web::get().to(discovery::metadata),
+        )
         .route(
             "/.well-known/oauth-authorization-server/t/{tenant}",
             web::get().to(discovery::metadata),

@@ -21,7 +21,10 @@ fn new_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = req
         .headers()
         .get(HEADER)
@@ -37,7 +40,11 @@ pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody>) -> Re
     }
     let status = res.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status, elapsed_us = started.elapsed().as_micros() as u64, "request done");
+        tracing::info!(
+            status,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request done"
+        );
     });
     Ok(res)
 }

@@ -64,7 +64,12 @@ pub async fn token(
 
 type Refusal = (OAuthError, Option<ClientId>);
 
-fn issue(state: &AppState, snap: &TenantSnapshot, form: &Form, authorization: Option<&[u8]>) -> Result<HttpResponse, Refusal> {
+fn issue(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    form: &Form,
+    authorization: Option<&[u8]>,
+) -> Result<HttpResponse, Refusal> {
     let plain = |e: OAuthError| (e, None);
     match form.get("grant_type") {
         None => return Err(plain(OAuthError::invalid_request("grant_type is required"))),
@@ -108,14 +113,16 @@ fn issue(state: &AppState, snap: &TenantSnapshot, form: &Form, authorization: Op
         ));
     }
     if client.disabled {
-        return Err(refuse(OAuthError::invalid_client("the client is disabled").with_challenge(challenge)));
+        return Err(refuse(
+            OAuthError::invalid_client("the client is disabled").with_challenge(challenge),
+        ));
     }
 
     let scope = match form.get("scope") {
         None => client.metadata.scope.clone(),
         Some(raw) => {
-            let requested = ScopeSet::parse(raw)
-                .map_err(|e| refuse(OAuthError::new(ErrorCode::InvalidScope, e.to_string())))?;
+            let requested =
+                ScopeSet::parse(raw).map_err(|e| refuse(OAuthError::new(ErrorCode::InvalidScope, e.to_string())))?;
             if !requested.is_subset(&client.metadata.scope) {
                 return Err(refuse(OAuthError::new(
                     ErrorCode::InvalidScope,

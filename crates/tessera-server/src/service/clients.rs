@@ -71,11 +71,19 @@ impl Services {
     fn generated_client_id() -> Result<String, ServiceError> {
         let mut b = [0u8; 12];
         openssl::rand::rand_bytes(&mut b).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        Ok(format!("c-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+        Ok(format!(
+            "c-{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ))
     }
 
     /// Registers a client from RFC 7591 metadata.
-    pub fn create_client(&self, tenant: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+    pub fn create_client(
+        &self,
+        tenant: &str,
+        body: &Value,
+        audit: &AuditEntry,
+    ) -> Result<ClientWithSecret, ServiceError> {
         super::tenant_must_parse(tenant)?;
         let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
         let client_id = match &reg.client_id {
@@ -116,7 +124,10 @@ impl Services {
     pub fn get_client(&self, tenant: &str, client: &str) -> Result<Value, ServiceError> {
         super::tenant_must_parse(tenant)?;
         super::client_must_parse(client)?;
-        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        let row = self
+            .store
+            .get_client(tenant, client)?
+            .ok_or(ServiceError::NotFound("client"))?;
         Ok(client_view(&row))
     }
 
@@ -127,7 +138,13 @@ impl Services {
     }
 
     /// `PUT`: replaces the metadata (absent fields take their defaults).
-    pub fn replace_client(&self, tenant: &str, client: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+    pub fn replace_client(
+        &self,
+        tenant: &str,
+        client: &str,
+        body: &Value,
+        audit: &AuditEntry,
+    ) -> Result<ClientWithSecret, ServiceError> {
         super::tenant_must_parse(tenant)?;
         super::client_must_parse(client)?;
         let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
@@ -135,13 +152,22 @@ impl Services {
     }
 
     /// `PATCH`: changes the fields given; `null` resets one to its default.
-    pub fn patch_client(&self, tenant: &str, client: &str, body: &Value, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+    pub fn patch_client(
+        &self,
+        tenant: &str,
+        client: &str,
+        body: &Value,
+        audit: &AuditEntry,
+    ) -> Result<ClientWithSecret, ServiceError> {
         super::tenant_must_parse(tenant)?;
         super::client_must_parse(client)?;
         let patch = body
             .as_object()
             .ok_or_else(|| metadata_error("body", "client metadata must be a JSON object"))?;
-        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        let row = self
+            .store
+            .get_client(tenant, client)?
+            .ok_or(ServiceError::NotFound("client"))?;
         let mut merged: Map<String, Value> = stored_metadata(&row)?.to_json();
         merged.insert("disabled".into(), Value::Bool(row.disabled));
         for (k, v) in patch {
@@ -166,7 +192,10 @@ impl Services {
         if reg.client_id.as_deref().is_some_and(|id| id != client) {
             return Err(metadata_error("client_id", "cannot be changed"));
         }
-        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        let row = self
+            .store
+            .get_client(tenant, client)?
+            .ok_or(ServiceError::NotFound("client"))?;
         let before = stored_metadata(&row)?;
         let now = now_secs();
         let was_secret = before.token_endpoint_auth_method.uses_secret();
@@ -192,7 +221,15 @@ impl Services {
             entry = entry.with_detail(detail.join("; "));
         }
         self.store
-            .update_client(tenant, client, &to_json_string(&reg.metadata)?, disabled, update, &entry, now)
+            .update_client(
+                tenant,
+                client,
+                &to_json_string(&reg.metadata)?,
+                disabled,
+                update,
+                &entry,
+                now,
+            )
             .map_err(|e| match e {
                 StoreError::NotFound => ServiceError::NotFound("client"),
                 other => other.into(),
@@ -214,7 +251,13 @@ impl Services {
     }
 
     /// Issues a new secret; the old ones stop working after the grace period.
-    pub fn rotate_secret(&self, tenant: &str, client: &str, opts: RotateSecret, audit: &AuditEntry) -> Result<ClientWithSecret, ServiceError> {
+    pub fn rotate_secret(
+        &self,
+        tenant: &str,
+        client: &str,
+        opts: RotateSecret,
+        audit: &AuditEntry,
+    ) -> Result<ClientWithSecret, ServiceError> {
         super::tenant_must_parse(tenant)?;
         super::client_must_parse(client)?;
         if opts.grace_period_secs > MAX_GRACE_SECS {
@@ -222,7 +265,10 @@ impl Services {
                 "grace_period_secs: must be at most {MAX_GRACE_SECS} (30 days)"
             )));
         }
-        let row = self.store.get_client(tenant, client)?.ok_or(ServiceError::NotFound("client"))?;
+        let row = self
+            .store
+            .get_client(tenant, client)?
+            .ok_or(ServiceError::NotFound("client"))?;
         if !stored_metadata(&row)?.token_endpoint_auth_method.uses_secret() {
             return Err(ServiceError::Invalid(
                 "token_endpoint_auth_method: this client does not authenticate with a secret".into(),

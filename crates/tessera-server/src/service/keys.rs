@@ -13,7 +13,13 @@ const RETIRED_KEY_MARGIN_SECS: i64 = 300;
 
 impl Services {
     /// A new key for `tenant`, sealed, as a row in `state`.
-    pub(crate) fn new_key_row(&self, tenant: &str, alg: SigningAlg, state: KeyState, now: i64) -> Result<KeyRow, ServiceError> {
+    pub(crate) fn new_key_row(
+        &self,
+        tenant: &str,
+        alg: SigningAlg,
+        state: KeyState,
+        now: i64,
+    ) -> Result<KeyRow, ServiceError> {
         let key = generate_signing_key(alg, tenant, &self.master)?;
         Ok(KeyRow {
             tenant_id: tenant.to_owned(),

@@ -71,11 +71,15 @@ impl ServiceError {
 /// An id that cannot exist is simply not found: the store never sees it
 /// (PostgreSQL, for one, refuses NUL bytes with an error).
 pub(crate) fn tenant_must_parse(id: &str) -> Result<(), ServiceError> {
-    tessera_core::TenantId::parse(id).map(|_| ()).map_err(|_| ServiceError::NotFound("tenant"))
+    tessera_core::TenantId::parse(id)
+        .map(|_| ())
+        .map_err(|_| ServiceError::NotFound("tenant"))
 }
 
 pub(crate) fn client_must_parse(id: &str) -> Result<(), ServiceError> {
-    tessera_core::ClientId::parse(id).map(|_| ()).map_err(|_| ServiceError::NotFound("client"))
+    tessera_core::ClientId::parse(id)
+        .map(|_| ())
+        .map_err(|_| ServiceError::NotFound("client"))
 }
 
 impl Services {

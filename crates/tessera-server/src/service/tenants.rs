@@ -20,7 +20,9 @@ fn settings_error(e: MetadataError) -> ServiceError {
 
 fn display_name(value: &Value) -> Result<String, ServiceError> {
     match value {
-        Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_DISPLAY_NAME && !s.chars().any(char::is_control) => {
+        Value::String(s)
+            if !s.trim().is_empty() && s.chars().count() <= MAX_DISPLAY_NAME && !s.chars().any(char::is_control) =>
+        {
             Ok(s.clone())
         }
         _ => Err(invalid(
@@ -50,7 +52,9 @@ impl Services {
 
     /// `POST /admin/v1/tenants`: `{"id", "display_name", ...settings}`.
     pub fn create_tenant(&self, body: &Value, audit: &AuditEntry) -> Result<Value, ServiceError> {
-        let obj = body.as_object().ok_or_else(|| invalid("body", "must be a JSON object"))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| invalid("body", "must be a JSON object"))?;
         let id = obj
             .get("id")
             .and_then(Value::as_str)
@@ -109,7 +113,9 @@ impl Services {
     /// signs from the next rotation on (after being published).
     pub fn patch_tenant(&self, id: &str, body: &Value, audit: &AuditEntry) -> Result<Value, ServiceError> {
         super::tenant_must_parse(id)?;
-        let obj = body.as_object().ok_or_else(|| invalid("body", "must be a JSON object"))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| invalid("body", "must be a JSON object"))?;
         let row = self.store.get_tenant(id)?.ok_or(ServiceError::NotFound("tenant"))?;
         let mut name = row.display_name.clone();
         let mut changes = Map::new();
@@ -139,7 +145,8 @@ impl Services {
             .action("tenant.update", id, Some(id))
             .with_detail(format!("fields: {}", changed.join(", ")));
         let settings_json = serde_json::to_string(&settings).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        self.store.update_tenant(id, &name, &settings_json, new_next, &entry, now)?;
+        self.store
+            .update_tenant(id, &name, &settings_json, new_next, &entry, now)?;
         self.get_tenant(id)
     }
 

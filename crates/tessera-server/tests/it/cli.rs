@@ -46,7 +46,11 @@ fn wait_for_port(port: u16) {
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -70,7 +74,16 @@ fn help_explains_the_commands() {
     let o = run(tessera(&dir).arg("--help"));
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for word in ["serve", "migrate", "tenant", "client", "keys", "dev-certs", "--config", "serve --demo"] {
+    for word in [
+        "serve",
+        "migrate",
+        "tenant",
+        "client",
+        "keys",
+        "dev-certs",
+        "--config",
+        "serve --demo",
+    ] {
         assert!(text.contains(word), "--help lacks {word}:\n{text}");
     }
     let o = run(tessera(&dir).args(["serve", "--help"]));
@@ -92,7 +105,9 @@ fn configuration_errors_name_the_bad_key() {
     let o = run(tessera(&dir).args(["--config", cfg.to_str().unwrap(), "migrate"]));
     assert!(stderr(&o).contains("http.listen"), "{}", stderr(&o));
 
-    let o = run(tessera(&dir).arg("migrate").env("TESSERA_DATABASE_URLL", "sqlite://x.db"));
+    let o = run(tessera(&dir)
+        .arg("migrate")
+        .env("TESSERA_DATABASE_URLL", "sqlite://x.db"));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("url"), "{}", stderr(&o));
 
@@ -100,16 +115,22 @@ fn configuration_errors_name_the_bad_key() {
     assert!(stderr(&o).contains("/nonexistent/tessera.toml"), "{}", stderr(&o));
 
     // No master key: the error says how to make one.
-    let o = run(tessera(&dir).arg("migrate").env("TESSERA_DATABASE_URL", "sqlite://x.db"));
+    let o = run(tessera(&dir)
+        .arg("migrate")
+        .env("TESSERA_DATABASE_URL", "sqlite://x.db"));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("TESSERA_MASTER_KEY"), "{}", stderr(&o));
-    let o = run(tessera(&dir).arg("migrate").env("TESSERA_DATABASE_URL", "sqlite://x.db").env("TESSERA_MASTER_KEY", "short"));
+    let o = run(tessera(&dir)
+        .arg("migrate")
+        .env("TESSERA_DATABASE_URL", "sqlite://x.db")
+        .env("TESSERA_MASTER_KEY", "short"));
     assert!(stderr(&o).contains("master_key"), "{}", stderr(&o));
 }
 
 fn cli_with_db(dir: &Path, db: &TestDb) -> Command {
     let mut cmd = tessera(dir);
-    cmd.env("TESSERA_DATABASE_URL", &db.url).env("TESSERA_MASTER_KEY", &db.master_key);
+    cmd.env("TESSERA_DATABASE_URL", &db.url)
+        .env("TESSERA_MASTER_KEY", &db.master_key);
     cmd
 }
 
@@ -122,12 +143,20 @@ async fn cli_manages_tenants_clients_and_keys(backend: Backend) {
     let db = Arc::new(TestDb::new(backend).unwrap());
     let dir = tessera_testkit::temp_dir("cli");
     assert!(run(cli_with_db(&dir, &db).arg("migrate")).status.success());
-    let t = json_out(&run(cli_with_db(&dir, &db).args(["tenant", "create", "acme", "--display-name", "Acme"])));
+    let t = json_out(&run(cli_with_db(&dir, &db).args([
+        "tenant",
+        "create",
+        "acme",
+        "--display-name",
+        "Acme",
+    ])));
     assert_eq!(t["display_name"], "Acme");
     let o = run(cli_with_db(&dir, &db).args(["tenant", "create", "Bad!"]));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("id"), "{}", stderr(&o));
-    let c = json_out(&run(cli_with_db(&dir, &db).args(["client", "create", "acme", "--id", "c1", "--scope", "a b"])));
+    let c = json_out(&run(
+        cli_with_db(&dir, &db).args(["client", "create", "acme", "--id", "c1", "--scope", "a b"])
+    ));
     let secret = c["client_secret"].as_str().unwrap().to_owned();
     let list = json_out(&run(cli_with_db(&dir, &db).args(["client", "list", "acme"])));
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -136,13 +165,22 @@ async fn cli_manages_tenants_clients_and_keys(backend: Backend) {
     assert_eq!(tenants.as_array().unwrap().len(), 2, "acme and system");
 
     let app = TestApp::spawn_on(db.clone(), |_| {}).await;
-    let r = app.token_basic("acme", "c1", &secret, &[("grant_type", "client_credentials")]).await;
+    let r = app
+        .token_basic("acme", "c1", &secret, &[("grant_type", "client_credentials")])
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let first_kid = tessera_testkit::jwt_part(r.body["access_token"].as_str().unwrap(), 0)["kid"].clone();
 
     // Keys rotated from the CLI: the running server signs with the new key within its poll.
     let keys = json_out(&run(cli_with_db(&dir, &db).args(["keys", "rotate", "acme"])));
-    assert_eq!(keys.as_array().unwrap().iter().filter(|k| k["state"] == "active").count(), 1);
+    assert_eq!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["state"] == "active")
+            .count(),
+        1
+    );
     let mut rotated = false;
     for _ in 0..50 {
         let t = app.access_token("acme", "c1", &secret).await;
@@ -158,22 +196,38 @@ async fn cli_manages_tenants_clients_and_keys(backend: Backend) {
     json_out(&run(cli_with_db(&dir, &db).args(["client", "disable", "acme", "c1"])));
     let mut refused = false;
     for _ in 0..50 {
-        if app.token_basic("acme", "c1", &secret, &[("grant_type", "client_credentials")]).await.status == 401 {
+        if app
+            .token_basic("acme", "c1", &secret, &[("grant_type", "client_credentials")])
+            .await
+            .status
+            == 401
+        {
             refused = true;
             break;
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(refused);
-    let rotated = json_out(&run(cli_with_db(&dir, &db).args(["client", "rotate-secret", "acme", "c1"])));
+    let rotated = json_out(&run(cli_with_db(&dir, &db).args([
+        "client",
+        "rotate-secret",
+        "acme",
+        "c1",
+    ])));
     assert_ne!(rotated["client_secret"], secret.as_str());
-    assert!(run(cli_with_db(&dir, &db).args(["client", "delete", "acme", "c1"])).status.success());
+    assert!(run(cli_with_db(&dir, &db).args(["client", "delete", "acme", "c1"]))
+        .status
+        .success());
     let o = run(cli_with_db(&dir, &db).args(["client", "show", "acme", "c1"]));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not found"));
     // The audit log records the CLI as the actor.
     let audit = app.admin(Method::GET, "/tenants/acme/audit", None).await;
-    assert!(audit.body["entries"].as_array().unwrap().iter().all(|e| e["actor"].as_str().unwrap().starts_with("cli:")));
+    assert!(audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"].as_str().unwrap().starts_with("cli:")));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -199,7 +253,9 @@ fn start_demo(dir: &Path, port: u16) -> (Child, String) {
             }
         }
     });
-    let secret = rx.recv_timeout(Duration::from_secs(30)).expect("demo printed a curl command");
+    let secret = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("demo printed a curl command");
     wait_for_port(port);
     (child, secret)
 }
@@ -255,7 +311,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
     let dir = tessera_testkit::temp_dir("shutdown");
     json_out(&run(cli_with_db(&dir, &db).args(["tenant", "create", "acme"])));
-    let c = json_out(&run(cli_with_db(&dir, &db).args(["client", "create", "acme", "--id", "c1"])));
+    let c = json_out(&run(
+        cli_with_db(&dir, &db).args(["client", "create", "acme", "--id", "c1"])
+    ));
     let secret = c["client_secret"].as_str().unwrap().to_owned();
     let port = free_port();
     let mut child = cli_with_db(&dir, &db)
@@ -286,7 +344,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     sigterm(&child);
     std::thread::sleep(Duration::from_millis(500));
     // The server stopped accepting, but the request in flight completes.
-    stream.write_all(body[10..].as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

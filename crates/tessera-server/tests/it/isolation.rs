@@ -11,11 +11,15 @@ async fn nothing_crosses_tenants(backend: Backend) {
     let app = TestApp::spawn(backend).await.unwrap();
     app.create_tenant("acme", json!({})).await;
     app.create_tenant("globex", json!({})).await;
-    let (id, secret) = app.create_secret_client("acme", json!({"client_id": "shared-name"})).await;
+    let (id, secret) = app
+        .create_secret_client("acme", json!({"client_id": "shared-name"}))
+        .await;
     // A client of acme is unknown at globex, even when globex has a client of the same id.
     let r = app.token_basic("globex", &id, &secret, &[CC]).await;
     assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
-    let (_, globex_secret) = app.create_secret_client("globex", json!({"client_id": "shared-name"})).await;
+    let (_, globex_secret) = app
+        .create_secret_client("globex", json!({"client_id": "shared-name"}))
+        .await;
     let r = app.token_basic("globex", &id, &secret, &[CC]).await;
     assert_eq!(r.status, 401, "acme's secret opened globex's client");
     let r = app.token_basic("acme", &id, &globex_secret, &[CC]).await;
@@ -92,7 +96,11 @@ async fn hostile_tenant_ids_never_cause_5xx(backend: Backend) {
         )
         .await;
         assert_eq!(r.status, 404, "token at {t}");
-        for path in [format!("/tenants/{t}"), format!("/tenants/{t}/clients"), format!("/tenants/acme/clients/{t}")] {
+        for path in [
+            format!("/tenants/{t}"),
+            format!("/tenants/{t}/clients"),
+            format!("/tenants/acme/clients/{t}"),
+        ] {
             let r = app.admin(Method::GET, &path, None).await;
             assert!(r.status.is_client_error(), "{path}: {}", r.status);
         }
@@ -101,4 +109,8 @@ async fn hostile_tenant_ids_never_cause_5xx(backend: Backend) {
     assert_eq!(app.get_json("/t/system/jwks.json").await.status, 200);
 }
 
-backend_tests!(nothing_crosses_tenants, unknown_tenants_answer_404_json, hostile_tenant_ids_never_cause_5xx);
+backend_tests!(
+    nothing_crosses_tenants,
+    unknown_tenants_answer_404_json,
+    hostile_tenant_ids_never_cause_5xx
+);

@@ -1,7 +1,7 @@
 //! Verifying issued tokens the way a resource server would: against JWKS.
 
 use josekit::jwk::JwkSet;
-use josekit::jws::{JwsVerifier, EdDSA, ES256, ES384, PS256, RS256};
+use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 use serde_json::Value;
 use tessera_testkit::{jwt_part, TestApp};
 

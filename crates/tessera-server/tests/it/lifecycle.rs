@@ -17,7 +17,11 @@ async fn data_survives_a_restart(backend: Backend) {
     let jwks_before = app.get_json("/t/acme/jwks.json").await.body;
 
     let app = app.restart().await;
-    assert_eq!(app.get_json("/t/acme/jwks.json").await.body, jwks_before, "same keys after restart");
+    assert_eq!(
+        app.get_json("/t/acme/jwks.json").await.body,
+        jwks_before,
+        "same keys after restart"
+    );
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["expires_in"], 600);
@@ -48,14 +52,22 @@ async fn instances_sharing_a_database_act_as_one(backend: Backend) {
     // B sees A's client.
     assert_eq!(b.token_basic("acme", &id, &secret, &[CC]).await.status, 200);
     // A disables it: B refuses within its one-second poll.
-    a.admin(Method::PATCH, &format!("/tenants/acme/clients/{id}"), Some(json!({"disabled": true})))
-        .await;
+    a.admin(
+        Method::PATCH,
+        &format!("/tenants/acme/clients/{id}"),
+        Some(json!({"disabled": true})),
+    )
+    .await;
     assert!(
         eventually(async || b.token_basic("acme", &id, &secret, &[CC]).await.status == 401).await,
         "instance B kept accepting a disabled client"
     );
-    a.admin(Method::PATCH, &format!("/tenants/acme/clients/{id}"), Some(json!({"disabled": false})))
-        .await;
+    a.admin(
+        Method::PATCH,
+        &format!("/tenants/acme/clients/{id}"),
+        Some(json!({"disabled": false})),
+    )
+    .await;
     assert!(eventually(async || b.token_basic("acme", &id, &secret, &[CC]).await.status == 200).await);
     // A rotates keys: B signs with the new key and both publish the same set.
     a.admin(Method::POST, "/tenants/acme/keys/rotate", None).await;
@@ -73,13 +85,21 @@ async fn instances_sharing_a_database_act_as_one(backend: Backend) {
         })
         .await
     );
-    assert_eq!(a.get_json("/t/acme/jwks.json").await.body, b.get_json("/t/acme/jwks.json").await.body);
+    assert_eq!(
+        a.get_json("/t/acme/jwks.json").await.body,
+        b.get_json("/t/acme/jwks.json").await.body
+    );
     // A token from B verifies against A's JWKS, and B's admin tokens work at A.
     let t = b.access_token("acme", &id, &secret).await;
     assert!(verify_with_jwks(&a, "acme", &t).await.is_ok());
-    let (sid, ssecret) = a.create_secret_client("system", json!({"scope": "tessera:admin"})).await;
+    let (sid, ssecret) = a
+        .create_secret_client("system", json!({"scope": "tessera:admin"}))
+        .await;
     let admin_from_b = b.access_token("system", &sid, &ssecret).await;
-    assert_eq!(a.admin_as(&admin_from_b, Method::GET, "/tenants", None).await.status, 200);
+    assert_eq!(
+        a.admin_as(&admin_from_b, Method::GET, "/tenants", None).await.status,
+        200
+    );
 }
 
 backend_tests!(data_survives_a_restart, instances_sharing_a_database_act_as_one);

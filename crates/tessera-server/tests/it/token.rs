@@ -16,7 +16,8 @@ async fn app_with_client(backend: Backend, metadata: serde_json::Value) -> (Test
 }
 
 async fn basic_token_is_an_rfc9068_jwt_verified_by_jwks(backend: Backend) {
-    let (app, id, secret) = app_with_client(backend, json!({"client_id": "p1", "scope": "orders:read orders:write"})).await;
+    let (app, id, secret) =
+        app_with_client(backend, json!({"client_id": "p1", "scope": "orders:read orders:write"})).await;
     let before = now_secs();
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -60,13 +61,20 @@ async fn secret_methods_are_interchangeable(backend: Backend) {
     // And a Basic-registered client may post its secret in the body.
     let (basic_id, basic_secret) = app.create_secret_client("acme", json!({})).await;
     let r = app
-        .token_form("acme", &[CC, ("client_id", &basic_id), ("client_secret", &basic_secret)])
+        .token_form(
+            "acme",
+            &[CC, ("client_id", &basic_id), ("client_secret", &basic_secret)],
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // Basic with a matching client_id in the body is fine; a different one is not.
-    let r = app.token_basic("acme", &basic_id, &basic_secret, &[CC, ("client_id", &basic_id)]).await;
+    let r = app
+        .token_basic("acme", &basic_id, &basic_secret, &[CC, ("client_id", &basic_id)])
+        .await;
     assert_eq!(r.status, 200);
-    let r = app.token_basic("acme", &basic_id, &basic_secret, &[CC, ("client_id", &post_id)]).await;
+    let r = app
+        .token_basic("acme", &basic_id, &basic_secret, &[CC, ("client_id", &post_id)])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
 }
 
@@ -75,7 +83,9 @@ async fn grant_type_rules(backend: Backend) {
     let r = app.token_basic("acme", &id, &secret, &[]).await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
-    let r = app.token_basic("acme", &id, &secret, &[("grant_type", "password")]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[("grant_type", "password")])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "unsupported_grant_type"));
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!(r.status, 200);
@@ -85,7 +95,9 @@ async fn malformed_requests_are_invalid_request(backend: Backend) {
     let (app, id, secret) = app_with_client(backend, json!({"scope": "a b"})).await;
     let url = app.url("/t/acme/oauth2/token");
     // Repeated parameter.
-    let r = app.token_basic("acme", &id, &secret, &[CC, ("scope", "a"), ("scope", "b")]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[CC, ("scope", "a"), ("scope", "b")])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
     // Not a form: JSON, and no content type at all.
     let r = reply(
@@ -124,7 +136,9 @@ async fn malformed_requests_are_invalid_request(backend: Backend) {
     .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // Two authentication methods at once.
-    let r = app.token_basic("acme", &id, &secret, &[CC, ("client_secret", &secret)]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[CC, ("client_secret", &secret)])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
     // GET is not a token request.
     let r = reply(app.client.get(&url).send().await.unwrap()).await;
@@ -134,11 +148,15 @@ async fn malformed_requests_are_invalid_request(backend: Backend) {
 async fn body_size_is_capped(backend: Backend) {
     let (app, id, secret) = app_with_client(backend, json!({})).await;
     let padding = "x".repeat(64 * 1024);
-    let r = app.token_basic("acme", &id, &secret, &[CC, ("padding", &padding)]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[CC, ("padding", &padding)])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (413, "invalid_request"));
     // Just under the cap is read and answered normally.
     let padding = "x".repeat(60 * 1024);
-    let r = app.token_basic("acme", &id, &secret, &[CC, ("padding", &padding)]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[CC, ("padding", &padding)])
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
@@ -156,7 +174,9 @@ async fn client_authentication_failures(backend: Backend) {
     let weird = app.token_basic("acme", "a b/c", "x", &[CC]).await;
     assert_eq!(weird.body, wrong.body);
     // Wrong secret in the body: 401, no Basic challenge.
-    let r = app.token_form("acme", &[CC, ("client_id", &id), ("client_secret", "nope")]).await;
+    let r = app
+        .token_form("acme", &[CC, ("client_id", &id), ("client_secret", "nope")])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
     assert!(r.header("www-authenticate").is_none());
     // No credentials at all.
@@ -181,7 +201,9 @@ async fn client_authentication_failures(backend: Backend) {
 
 async fn scope_rules(backend: Backend) {
     let (app, id, secret) = app_with_client(backend, json!({"scope": "read write admin"})).await;
-    let r = app.token_basic("acme", &id, &secret, &[CC, ("scope", "read write")]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[CC, ("scope", "read write")])
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["scope"], "read write");
     let claims = jwt_part(r.body["access_token"].as_str().unwrap(), 1);
@@ -190,7 +212,9 @@ async fn scope_rules(backend: Backend) {
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!(r.body["scope"], "admin read write");
     // Not a subset.
-    let r = app.token_basic("acme", &id, &secret, &[CC, ("scope", "read delete")]).await;
+    let r = app
+        .token_basic("acme", &id, &secret, &[CC, ("scope", "read delete")])
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_scope"));
     // Malformed.
     let r = app.token_basic("acme", &id, &secret, &[CC, ("scope", "read\"")]).await;
@@ -200,8 +224,12 @@ async fn scope_rules(backend: Backend) {
     let r = app.token_basic("acme", &bare_id, &bare_secret, &[CC]).await;
     assert_eq!(r.status, 200);
     assert!(r.body.get("scope").is_none());
-    assert!(jwt_part(r.body["access_token"].as_str().unwrap(), 1).get("scope").is_none());
-    let r = app.token_basic("acme", &bare_id, &bare_secret, &[CC, ("scope", "read")]).await;
+    assert!(jwt_part(r.body["access_token"].as_str().unwrap(), 1)
+        .get("scope")
+        .is_none());
+    let r = app
+        .token_basic("acme", &bare_id, &bare_secret, &[CC, ("scope", "read")])
+        .await;
     assert_eq!(r.error(), "invalid_scope");
 }
 
@@ -215,12 +243,23 @@ async fn resource_and_default_audience(backend: Backend) {
     .await;
     let (id, secret) = app.create_secret_client("acme", json!({})).await;
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
-    assert_eq!(jwt_part(r.body["access_token"].as_str().unwrap(), 1)["aud"], "https://api.acme.example");
+    assert_eq!(
+        jwt_part(r.body["access_token"].as_str().unwrap(), 1)["aud"],
+        "https://api.acme.example"
+    );
     let r = app
-        .token_basic("acme", &id, &secret, &[CC, ("resource", "https://billing.acme.example")])
+        .token_basic(
+            "acme",
+            &id,
+            &secret,
+            &[CC, ("resource", "https://billing.acme.example")],
+        )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(jwt_part(r.body["access_token"].as_str().unwrap(), 1)["aud"], "https://billing.acme.example");
+    assert_eq!(
+        jwt_part(r.body["access_token"].as_str().unwrap(), 1)["aud"],
+        "https://billing.acme.example"
+    );
     for bad in ["https://evil.example", "not a uri", "https://api.acme.example#frag"] {
         let r = app.token_basic("acme", &id, &secret, &[CC, ("resource", bad)]).await;
         assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_target"), "{bad}");
@@ -245,8 +284,7 @@ async fn disabled_and_deleted_clients_are_refused_at_once(backend: Backend) {
 }
 
 async fn bound_clients_need_a_certificate(backend: Backend) {
-    let (app, id, secret) =
-        app_with_client(backend, json!({"tls_client_certificate_bound_access_tokens": true})).await;
+    let (app, id, secret) = app_with_client(backend, json!({"tls_client_certificate_bound_access_tokens": true})).await;
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
     assert!(r.body["error_description"].as_str().unwrap().contains("certificate"));
@@ -259,7 +297,12 @@ async fn bound_clients_need_a_certificate(backend: Backend) {
     .await;
     assert_eq!(app.token_basic("acme", &id, &secret, &[CC]).await.status, 200);
     // A tenant requiring bound tokens refuses certificate-less requests.
-    app.admin(Method::PATCH, "/tenants/acme", Some(json!({"require_bound_tokens": true}))).await;
+    app.admin(
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({"require_bound_tokens": true})),
+    )
+    .await;
     assert_eq!(app.token_basic("acme", &id, &secret, &[CC]).await.status, 401);
 }
 
@@ -267,7 +310,9 @@ async fn secret_rotation_with_and_without_grace(backend: Backend) {
     let (app, id, first) = app_with_client(backend, json!({})).await;
     let path = format!("/tenants/acme/clients/{id}/secret");
     // With a grace period both secrets work.
-    let r = app.admin(Method::POST, &path, Some(json!({"grace_period_secs": 3600}))).await;
+    let r = app
+        .admin(Method::POST, &path, Some(json!({"grace_period_secs": 3600})))
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let second = r.body["client_secret"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
@@ -283,7 +328,9 @@ async fn secret_rotation_with_and_without_grace(backend: Backend) {
     // Bad options are named.
     let r = app.admin(Method::POST, &path, Some(json!({"grace": 1}))).await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
-    let r = app.admin(Method::POST, &path, Some(json!({"grace_period_secs": -1}))).await;
+    let r = app
+        .admin(Method::POST, &path, Some(json!({"grace_period_secs": -1})))
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
 }
 

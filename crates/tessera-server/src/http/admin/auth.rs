@@ -23,9 +23,14 @@ const LEEWAY_SECS: i64 = 5;
 pub enum Principal {
     Bootstrap,
     /// A `tessera:admin` client of the `system` tenant.
-    SuperAdmin { client_id: String },
+    SuperAdmin {
+        client_id: String,
+    },
     /// A `tessera:tenant-admin` client, confined to its tenant.
-    TenantAdmin { tenant: String, client_id: String },
+    TenantAdmin {
+        tenant: String,
+        client_id: String,
+    },
 }
 
 impl Principal {
@@ -68,9 +73,12 @@ fn unauthorized(description: &'static str) -> ApiError {
 }
 
 pub fn forbidden() -> ApiError {
-    OAuthError::new(ErrorCode::InsufficientScope, "this call needs a super-admin (tessera:admin)")
-        .with_challenge(Challenge::Bearer)
-        .into()
+    OAuthError::new(
+        ErrorCode::InsufficientScope,
+        "this call needs a super-admin (tessera:admin)",
+    )
+    .with_challenge(Challenge::Bearer)
+    .into()
 }
 
 /// Authenticates the caller; 401 on anything but a valid admin credential,
@@ -79,8 +87,12 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(unauthorized("a bearer token is required"));
     };
-    let value = value.to_str().map_err(|_| unauthorized("malformed Authorization header"))?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| unauthorized("malformed Authorization header"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(unauthorized("the admin API takes a Bearer token"));
     }
@@ -88,7 +100,10 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
 
     if let Some(bootstrap) = &state.bootstrap_token {
         // Digests first: equal lengths for memcmp::eq, and no timing leak of the length.
-        let (a, b) = (openssl::sha::sha256(token.as_bytes()), openssl::sha::sha256(bootstrap.as_bytes()));
+        let (a, b) = (
+            openssl::sha::sha256(token.as_bytes()),
+            openssl::sha::sha256(bootstrap.as_bytes()),
+        );
         if openssl::memcmp::eq(&a, &b) {
             return Ok(Principal::Bootstrap);
         }

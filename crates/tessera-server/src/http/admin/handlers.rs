@@ -42,12 +42,19 @@ async fn json_body(req: &HttpRequest, payload: web::Payload, empty_ok: bool) -> 
         return Err(OAuthError::invalid_request("the body must be application/json").into());
     }
     serde_json::from_slice(&body).map_err(|e| {
-        OAuthError::invalid_request(format!("the body is not valid JSON (line {}, column {})", e.line(), e.column())).into()
+        OAuthError::invalid_request(format!(
+            "the body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+        .into()
     })
 }
 
 fn ok(v: Value) -> HttpResponse {
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(v)
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(v)
 }
 
 fn created(location: String, v: Value) -> HttpResponse {
@@ -85,7 +92,12 @@ pub async fn get_tenant(req: HttpRequest, path: web::Path<String>, state: web::D
     Ok(ok(blocking(move || s.get_tenant(&t)).await?))
 }
 
-pub async fn patch_tenant(req: HttpRequest, path: web::Path<String>, payload: web::Payload, state: web::Data<AppState>) -> Reply {
+pub async fn patch_tenant(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
     let body = json_body(&req, payload, false).await?;
@@ -107,15 +119,26 @@ pub async fn delete_tenant(req: HttpRequest, path: web::Path<String>, state: web
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn create_client(req: HttpRequest, path: web::Path<String>, payload: web::Payload, state: web::Data<AppState>) -> Reply {
+pub async fn create_client(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
     let body = json_body(&req, payload, false).await?;
     let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
     let created_client = blocking(move || s.create_client(&t2, &body, &audit)).await?;
     state.cache.evict(&t);
-    let id = created_client.client["client_id"].as_str().unwrap_or_default().to_owned();
-    Ok(created(format!("/admin/v1/tenants/{t}/clients/{id}"), created_client.to_json()))
+    let id = created_client.client["client_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(created(
+        format!("/admin/v1/tenants/{t}/clients/{id}"),
+        created_client.to_json(),
+    ))
 }
 
 pub async fn list_clients(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
@@ -188,10 +211,11 @@ pub async fn rotate_secret(
     for (k, v) in obj {
         match k.as_str() {
             "grace_period_secs" => {
-                opts.grace_period_secs = v
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| ApiError::from(OAuthError::invalid_request("grace_period_secs: must be a whole number of seconds")))?;
+                opts.grace_period_secs = v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+                    ApiError::from(OAuthError::invalid_request(
+                        "grace_period_secs: must be a whole number of seconds",
+                    ))
+                })?;
             }
             other => {
                 let shown: String = other.chars().take(64).collect();
