@@ -316,12 +316,13 @@ async fn sigterm_lets_in_flight_requests_finish() {
     ));
     let secret = c["client_secret"].as_str().unwrap().to_owned();
     let port = free_port();
+    let log = dir.join("server.log");
     let mut child = cli_with_db(&dir, &db)
-        .arg("serve")
+        .args(["--log-json", "serve"])
         .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("TESSERA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     wait_for_port(port);
@@ -350,6 +351,53 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("access_token"));
     assert!(wait_exit(&mut child).success());
+
+    // --log-json: every line is a JSON object; the request carried its id;
+    // the secret and the token appear nowhere in the log.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON log line")).collect();
+    assert!(lines.iter().any(|l| l["message"] == "request done" && l["span"]["request_id"].is_string()), "{text}");
+    assert!(lines.iter().any(|l| l["message"].as_str().unwrap_or("").contains("SIGTERM")), "{text}");
+    assert!(!text.contains(&secret), "client secret logged");
+    let token_start = answer.find("\"access_token\":\"").unwrap() + 16;
+    assert!(!text.contains(&answer[token_start..token_start + 40]), "access token logged");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plain_http_off_loopback_is_warned_about() {
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let dir = tessera_testkit::temp_dir("plain");
+    let port = free_port();
+    let log = dir.join("server.log");
+    let mut child = cli_with_db(&dir, &db)
+        .arg("serve")
+        .env("TESSERA_HTTP_LISTEN", format!("0.0.0.0:{port}"))
+        .env("TESSERA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    sigterm(&child);
+    wait_exit(&mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("plain HTTP on a non-loopback address"), "{text}");
+
+    // On loopback: no warning.
+    let port = free_port();
+    let mut child = cli_with_db(&dir, &db)
+        .arg("serve")
+        .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    sigterm(&child);
+    wait_exit(&mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("plain HTTP"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -351,7 +351,24 @@ async fn parallel_requests_all_succeed(backend: Backend) {
     assert!(results.iter().all(|r| r.status == 200));
 }
 
+async fn request_ids_are_returned_and_sanitised(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    let r = app.get_json("/t/system/jwks.json").await;
+    let id = r.header("x-request-id").unwrap();
+    assert!(id.len() >= 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    let sent = |value: &'static str| {
+        let client = app.client.clone();
+        let url = app.url("/t/system/jwks.json");
+        async move { reply(client.get(url).header("x-request-id", value).send().await.unwrap()).await }
+    };
+    let r = sent("trace-abc_123").await;
+    assert_eq!(r.header("x-request-id"), Some("trace-abc_123"), "a sane incoming id is kept");
+    let r = sent("bad id with spaces; and=more").await;
+    assert_ne!(r.header("x-request-id"), Some("bad id with spaces; and=more"));
+}
+
 backend_tests!(
+    request_ids_are_returned_and_sanitised,
     basic_token_is_an_rfc9068_jwt_verified_by_jwks,
     secret_methods_are_interchangeable,
     grant_type_rules,
