@@ -355,12 +355,28 @@ async fn sigterm_lets_in_flight_requests_finish() {
     // --log-json: every line is a JSON object; the request carried its id;
     // the secret and the token appear nowhere in the log.
     let text = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON log line")).collect();
-    assert!(lines.iter().any(|l| l["message"] == "request done" && l["span"]["request_id"].is_string()), "{text}");
-    assert!(lines.iter().any(|l| l["message"].as_str().unwrap_or("").contains("SIGTERM")), "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "request done" && l["span"]["request_id"].is_string()),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"].as_str().unwrap_or("").contains("SIGTERM")),
+        "{text}"
+    );
     assert!(!text.contains(&secret), "client secret logged");
     let token_start = answer.find("\"access_token\":\"").unwrap() + 16;
-    assert!(!text.contains(&answer[token_start..token_start + 40]), "access token logged");
+    assert!(
+        !text.contains(&answer[token_start..token_start + 40]),
+        "access token logged"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -362,7 +362,11 @@ async fn request_ids_are_returned_and_sanitised(backend: Backend) {
         async move { reply(client.get(url).header("x-request-id", value).send().await.unwrap()).await }
     };
     let r = sent("trace-abc_123").await;
-    assert_eq!(r.header("x-request-id"), Some("trace-abc_123"), "a sane incoming id is kept");
+    assert_eq!(
+        r.header("x-request-id"),
+        Some("trace-abc_123"),
+        "a sane incoming id is kept"
+    );
     let r = sent("bad id with spaces; and=more").await;
     assert_ne!(r.header("x-request-id"), Some("bad id with spaces; and=more"));
 }
