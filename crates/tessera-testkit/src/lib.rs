@@ -234,6 +234,15 @@ impl TestApp {
         r.body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// `POST path` with exactly the given headers and body.
+    pub async fn post_raw(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut req = self.client.post(self.url(path)).body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        reply(req.send().await.unwrap()).await
+    }
+
     pub async fn get_json(&self, path: &str) -> Reply {
         reply(self.client.get(self.url(path)).send().await.unwrap()).await
     }

@@ -161,4 +161,11 @@ impl Services {
             other => Ok(other?),
         }
     }
+
+    /// The tenant's audit trail, newest first (the latest 200 entries).
+    pub fn list_audit(&self, id: &str) -> Result<Vec<tessera_store::AuditRecord>, ServiceError> {
+        super::tenant_must_parse(id)?;
+        self.store.get_tenant(id)?.ok_or(ServiceError::NotFound("tenant"))?;
+        Ok(self.store.list_audit(Some(id), 200)?)
+    }
 }

@@ -306,6 +306,26 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tessera [--log-json] serve` over plain HTTP on `listen`, logging to `dir/server.log`.
+fn serve_plain(dir: &Path, db: &TestDb, listen: &str, json_logs: bool) -> (Child, std::path::PathBuf) {
+    let log = dir.join("server.log");
+    let port = listen.rsplit(':').next().unwrap();
+    let mut cmd = cli_with_db(dir, db);
+    if json_logs {
+        cmd.arg("--log-json");
+    }
+    let child = cmd
+        .arg("serve")
+        .env("TESSERA_HTTP_LISTEN", listen)
+        .env("TESSERA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port.parse().unwrap());
+    (child, log)
+}
+
 #[actix_web::test]
 async fn sigterm_lets_in_flight_requests_finish() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
@@ -316,16 +336,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     ));
     let secret = c["client_secret"].as_str().unwrap().to_owned();
     let port = free_port();
-    let log = dir.join("server.log");
-    let mut child = cli_with_db(&dir, &db)
-        .args(["--log-json", "serve"])
-        .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TESSERA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
+    let (mut child, log) = serve_plain(&dir, &db, &format!("127.0.0.1:{port}"), true);
 
     use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("c1:{secret}"));
@@ -384,32 +395,14 @@ async fn sigterm_lets_in_flight_requests_finish() {
 fn plain_http_off_loopback_is_warned_about() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
     let dir = tessera_testkit::temp_dir("plain");
-    let port = free_port();
-    let log = dir.join("server.log");
-    let mut child = cli_with_db(&dir, &db)
-        .arg("serve")
-        .env("TESSERA_HTTP_LISTEN", format!("0.0.0.0:{port}"))
-        .env("TESSERA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
+    let (mut child, log) = serve_plain(&dir, &db, &format!("0.0.0.0:{}", free_port()), false);
     sigterm(&child);
     wait_exit(&mut child);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("plain HTTP on a non-loopback address"), "{text}");
 
     // On loopback: no warning.
-    let port = free_port();
-    let mut child = cli_with_db(&dir, &db)
-        .arg("serve")
-        .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
+    let (mut child, log) = serve_plain(&dir, &db, &format!("127.0.0.1:{}", free_port()), false);
     sigterm(&child);
     wait_exit(&mut child);
     let text = std::fs::read_to_string(&log).unwrap();

@@ -99,42 +99,28 @@ async fn malformed_requests_are_invalid_request(backend: Backend) {
         .token_basic("acme", &id, &secret, &[CC, ("scope", "a"), ("scope", "b")])
         .await;
     assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
-    // Not a form: JSON, and no content type at all.
-    let r = reply(
-        app.client
-            .post(&url)
-            .basic_auth(&id, Some(&secret))
-            .json(&json!({"grant_type": "client_credentials"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
-    let r = reply(
-        app.client
-            .post(&url)
-            .basic_auth(&id, Some(&secret))
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
-    // The same with the right content type (charset allowed) works.
-    let r = reply(
-        app.client
-            .post(&url)
-            .basic_auth(&id, Some(&secret))
-            .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Not a form: JSON, and no content type at all; then the right one (charset allowed).
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    );
+    let path = "/t/acme/oauth2/token";
+    let cc = "grant_type=client_credentials";
+    for (content_type, body, status) in [
+        (Some("application/json"), r#"{"grant_type":"client_credentials"}"#, 400),
+        (None, cc, 400),
+        (Some("text/plain"), cc, 400),
+        (Some("application/x-www-form-urlencoded; charset=UTF-8"), cc, 200),
+    ] {
+        let mut headers = vec![("authorization", basic.as_str())];
+        headers.extend(content_type.map(|c| ("content-type", c)));
+        let r = app.post_raw(path, &headers, body).await;
+        assert_eq!(r.status, status, "{content_type:?}: {:?}", r.body);
+        if status == 400 {
+            assert_eq!(r.error(), "invalid_request");
+        }
+    }
     // Two authentication methods at once.
     let r = app
         .token_basic("acme", &id, &secret, &[CC, ("client_secret", &secret)])
@@ -183,17 +169,14 @@ async fn client_authentication_failures(backend: Backend) {
     let r = app.token_form("acme", &[CC, ("client_id", &id)]).await;
     assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
     // Malformed Basic header.
-    let r = reply(
-        app.client
-            .post(app.url("/t/acme/oauth2/token"))
-            .header("authorization", "Basic !!!")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let r = app
+        .post_raw(
+            "/t/acme/oauth2/token",
+            &[("authorization", "Basic !!!"), form],
+            "grant_type=client_credentials",
+        )
+        .await;
     assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
     // The right secret works.
     assert_eq!(app.token_basic("acme", &id, &secret, &[CC]).await.status, 200);

@@ -5,17 +5,20 @@ use super::auth::{authenticate, forbidden, Principal};
 use crate::cache::blocking;
 use crate::http::body::read_capped;
 use crate::http::error::ApiError;
-use crate::service::RotateSecret;
+use crate::service::{RotateSecret, ServiceError, Services};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use tessera_core::OAuthError;
+use tessera_store::AuditEntry;
 
 /// Largest admin request body.
 const MAX_ADMIN_BODY: usize = 1024 * 1024;
 
 type Reply = Result<HttpResponse, ApiError>;
+type TenantPath = web::Path<String>;
+type ClientPath = web::Path<(String, String)>;
 
 /// Authenticates, and hides tenants the caller may not see behind a 404
 /// (a tenant admin cannot even learn whether another tenant exists).
@@ -25,6 +28,30 @@ async fn caller_for(req: &HttpRequest, state: &AppState, tenant: &str) -> Result
         return Err(OAuthError::not_found("tenant not found").into());
     }
     Ok(p)
+}
+
+/// A read of `tenant`'s data by a caller allowed to see it.
+async fn read<T, F>(req: &HttpRequest, state: &AppState, tenant: &str, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Services) -> Result<T, ServiceError> + Send + 'static,
+{
+    caller_for(req, state, tenant).await?;
+    let services = state.services.clone();
+    Ok(blocking(move || f(&services)).await?)
+}
+
+/// A change to `tenant` by a caller allowed to make it: audited, and the
+/// tenant's cached snapshot evicted afterwards.
+async fn change<T, F>(req: &HttpRequest, p: &Principal, state: &AppState, tenant: &str, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Services, &AuditEntry) -> Result<T, ServiceError> + Send + 'static,
+{
+    let (services, audit) = (state.services.clone(), p.audit(req));
+    let result = blocking(move || f(&services, &audit)).await;
+    state.cache.evict(tenant);
+    Ok(result?)
 }
 
 async fn json_body(req: &HttpRequest, payload: web::Payload, empty_ok: bool) -> Result<Value, ApiError> {
@@ -64,16 +91,18 @@ fn created(location: String, v: Value) -> HttpResponse {
         .json(v)
 }
 
+fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
 pub async fn create_tenant(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Reply {
     let p = authenticate(&req, &state).await?;
     if !p.is_super() {
         return Err(forbidden());
     }
     let body = json_body(&req, payload, false).await?;
-    let (s, audit) = (state.services.clone(), p.audit(&req));
-    let view = blocking(move || s.create_tenant(&body, &audit)).await?;
-    let id = view["id"].as_str().unwrap_or_default().to_owned();
-    state.cache.evict(&id);
+    let id = body.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let view = change(&req, &p, &state, &id, move |s, a| s.create_tenant(&body, a)).await?;
     Ok(created(format!("/admin/v1/tenants/{id}"), view))
 }
 
@@ -85,177 +114,167 @@ pub async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> Reply
     Ok(ok(json!({ "tenants": list })))
 }
 
-pub async fn get_tenant(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
+pub async fn get_tenant(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
-    caller_for(&req, &state, &t).await?;
-    let s = state.services.clone();
-    Ok(ok(blocking(move || s.get_tenant(&t)).await?))
+    let t2 = t.clone();
+    Ok(ok(read(&req, &state, &t, move |s| s.get_tenant(&t2)).await?))
 }
 
 pub async fn patch_tenant(
     req: HttpRequest,
-    path: web::Path<String>,
+    path: TenantPath,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
     let body = json_body(&req, payload, false).await?;
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    let view = blocking(move || s.patch_tenant(&t2, &body, &audit)).await?;
-    state.cache.evict(&t);
-    Ok(ok(view))
+    let t2 = t.clone();
+    Ok(ok(change(&req, &p, &state, &t, move |s, a| {
+        s.patch_tenant(&t2, &body, a)
+    })
+    .await?))
 }
 
-pub async fn delete_tenant(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
+pub async fn delete_tenant(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
     if !p.is_super() {
         return Err(forbidden());
     }
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    blocking(move || s.delete_tenant(&t2, &audit)).await?;
-    state.cache.evict(&t);
-    Ok(HttpResponse::NoContent().finish())
+    let t2 = t.clone();
+    change(&req, &p, &state, &t, move |s, a| s.delete_tenant(&t2, a)).await?;
+    Ok(no_content())
 }
 
 pub async fn create_client(
     req: HttpRequest,
-    path: web::Path<String>,
+    path: TenantPath,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
     let body = json_body(&req, payload, false).await?;
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    let created_client = blocking(move || s.create_client(&t2, &body, &audit)).await?;
-    state.cache.evict(&t);
-    let id = created_client.client["client_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    Ok(created(
-        format!("/admin/v1/tenants/{t}/clients/{id}"),
-        created_client.to_json(),
-    ))
+    let t2 = t.clone();
+    let made = change(&req, &p, &state, &t, move |s, a| s.create_client(&t2, &body, a)).await?;
+    let id = made.client["client_id"].as_str().unwrap_or_default();
+    Ok(created(format!("/admin/v1/tenants/{t}/clients/{id}"), made.to_json()))
 }
 
-pub async fn list_clients(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
+pub async fn list_clients(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
-    caller_for(&req, &state, &t).await?;
-    let s = state.services.clone();
-    let list = blocking(move || s.list_clients(&t)).await?;
+    let t2 = t.clone();
+    let list = read(&req, &state, &t, move |s| s.list_clients(&t2)).await?;
     Ok(ok(json!({ "clients": list })))
 }
 
-pub async fn get_client(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Reply {
+pub async fn get_client(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Reply {
     let (t, c) = path.into_inner();
-    caller_for(&req, &state, &t).await?;
-    let s = state.services.clone();
-    Ok(ok(blocking(move || s.get_client(&t, &c)).await?))
+    let t2 = t.clone();
+    Ok(ok(read(&req, &state, &t, move |s| s.get_client(&t2, &c)).await?))
 }
 
 pub async fn replace_client(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: ClientPath,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Reply {
-    let (t, c) = path.into_inner();
-    let p = caller_for(&req, &state, &t).await?;
-    let body = json_body(&req, payload, false).await?;
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    let updated = blocking(move || s.replace_client(&t2, &c, &body, &audit)).await?;
-    state.cache.evict(&t);
-    Ok(ok(updated.to_json()))
+    update_client(req, path, payload, state, false).await
 }
 
 pub async fn patch_client(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: ClientPath,
     payload: web::Payload,
     state: web::Data<AppState>,
+) -> Reply {
+    update_client(req, path, payload, state, true).await
+}
+
+async fn update_client(
+    req: HttpRequest,
+    path: ClientPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    partial: bool,
 ) -> Reply {
     let (t, c) = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
     let body = json_body(&req, payload, false).await?;
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    let updated = blocking(move || s.patch_client(&t2, &c, &body, &audit)).await?;
-    state.cache.evict(&t);
+    let t2 = t.clone();
+    let updated = change(&req, &p, &state, &t, move |s, a| {
+        if partial {
+            s.patch_client(&t2, &c, &body, a)
+        } else {
+            s.replace_client(&t2, &c, &body, a)
+        }
+    })
+    .await?;
     Ok(ok(updated.to_json()))
 }
 
-pub async fn delete_client(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> Reply {
+pub async fn delete_client(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Reply {
     let (t, c) = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    blocking(move || s.delete_client(&t2, &c, &audit)).await?;
-    state.cache.evict(&t);
-    Ok(HttpResponse::NoContent().finish())
+    let t2 = t.clone();
+    change(&req, &p, &state, &t, move |s, a| s.delete_client(&t2, &c, a)).await?;
+    Ok(no_content())
 }
 
-pub async fn rotate_secret(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Reply {
-    let (t, c) = path.into_inner();
-    let p = caller_for(&req, &state, &t).await?;
-    let body = json_body(&req, payload, true).await?;
+/// `{"grace_period_secs": N}`; unknown fields are refused.
+fn rotate_options(body: &Value) -> Result<RotateSecret, ApiError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::from(OAuthError::invalid_request("body: must be a JSON object")))?;
     let mut opts = RotateSecret::default();
     for (k, v) in obj {
-        match k.as_str() {
-            "grace_period_secs" => {
-                opts.grace_period_secs = v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
-                    ApiError::from(OAuthError::invalid_request(
-                        "grace_period_secs: must be a whole number of seconds",
-                    ))
-                })?;
-            }
-            other => {
-                let shown: String = other.chars().take(64).collect();
-                return Err(OAuthError::invalid_request(format!("{shown}: unknown field")).into());
-            }
+        if k != "grace_period_secs" {
+            let shown: String = k.chars().take(64).collect();
+            return Err(OAuthError::invalid_request(format!("{shown}: unknown field")).into());
         }
+        opts.grace_period_secs = v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+            ApiError::from(OAuthError::invalid_request(
+                "grace_period_secs: must be a whole number of seconds",
+            ))
+        })?;
     }
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    let rotated = blocking(move || s.rotate_secret(&t2, &c, opts, &audit)).await?;
-    state.cache.evict(&t);
+    Ok(opts)
+}
+
+pub async fn rotate_secret(
+    req: HttpRequest,
+    path: ClientPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Reply {
+    let (t, c) = path.into_inner();
+    let p = caller_for(&req, &state, &t).await?;
+    let opts = rotate_options(&json_body(&req, payload, true).await?)?;
+    let t2 = t.clone();
+    let rotated = change(&req, &p, &state, &t, move |s, a| s.rotate_secret(&t2, &c, opts, a)).await?;
     Ok(ok(rotated.to_json()))
 }
 
-pub async fn list_keys(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
+pub async fn list_keys(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
-    caller_for(&req, &state, &t).await?;
-    let s = state.services.clone();
-    let keys = blocking(move || s.list_keys(&t)).await?;
+    let t2 = t.clone();
+    let keys = read(&req, &state, &t, move |s| s.list_keys(&t2)).await?;
     Ok(ok(json!({ "keys": keys })))
 }
 
-pub async fn rotate_keys(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
+pub async fn rotate_keys(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
-    let (s, audit, t2) = (state.services.clone(), p.audit(&req), t.clone());
-    let keys = blocking(move || s.rotate_keys(&t2, &audit)).await?;
-    state.cache.evict(&t);
+    let t2 = t.clone();
+    let keys = change(&req, &p, &state, &t, move |s, a| s.rotate_keys(&t2, a)).await?;
     Ok(ok(json!({ "keys": keys })))
 }
 
-pub async fn list_audit(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> Reply {
+pub async fn list_audit(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
-    caller_for(&req, &state, &t).await?;
-    let s = state.services.clone();
     let t2 = t.clone();
-    let exists = blocking(move || Ok(s.store.get_tenant(&t2)?.is_some())).await?;
-    if !exists {
-        return Err(OAuthError::not_found("tenant not found").into());
-    }
-    let s = state.services.clone();
-    let entries = blocking(move || Ok(s.store.list_audit(Some(&t), 200)?)).await?;
+    let entries = read(&req, &state, &t, move |s| s.list_audit(&t2)).await?;
     Ok(ok(json!({ "entries": entries })))
 }
