@@ -21,7 +21,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
-    logging::init(cli.log_json || config.log.format == "json", &config.log.level);
+    let _log_guard = logging::init(cli.log_json || config.log.format == "json", &config.log.level);
     match cli.command {
         Command::Serve { demo } => serve(config, demo),
         Command::DevCerts { dir, force } => {

@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 /// A command with a clean environment: no TESSERA_* variables from the test run.
 fn tessera(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir);
+    cmd.current_dir(dir).env_remove("RUST_LOG");
     for (k, _) in std::env::vars() {
         if k.starts_with("TESSERA_") {
             cmd.env_remove(k);
@@ -312,7 +312,8 @@ fn serve_plain(dir: &Path, db: &TestDb, listen: &str, json_logs: bool) -> (Child
     let port = listen.rsplit(':').next().unwrap();
     let mut cmd = cli_with_db(dir, db);
     if json_logs {
-        cmd.arg("--log-json");
+        // Debug level too: even there, no secret or token may appear.
+        cmd.arg("--log-json").env("RUST_LOG", "info,tessera_server=debug");
     }
     let child = cmd
         .arg("serve")
