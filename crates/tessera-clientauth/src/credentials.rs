@@ -25,9 +25,26 @@ impl std::fmt::Debug for SecretCredentials {
     }
 }
 
+/// A JWT client assertion (RFC 7521 §4.2) and the `client_id` sent beside it, if any.
+#[derive(Clone)]
+pub struct AssertionCredentials {
+    pub client_id: Option<String>,
+    pub assertion: String,
+}
+
+impl std::fmt::Debug for AssertionCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionCredentials")
+            .field("client_id", &self.client_id)
+            .field("assertion", &"<redacted>")
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum PresentedCredentials {
     Secret(SecretCredentials),
+    Assertion(AssertionCredentials),
 }
 
 impl PresentedCredentials {
@@ -70,23 +87,38 @@ impl PresentedCredentials {
             }));
         }
         if assertion {
-            return Err(OAuthError::invalid_client(
-                "client assertions (private_key_jwt) are not available in this version",
-            ));
+            let (Some(kind), Some(assertion)) = (form.get("client_assertion_type"), form.get("client_assertion"))
+            else {
+                return Err(OAuthError::invalid_request(
+                    "client_assertion and client_assertion_type go together",
+                ));
+            };
+            if kind != crate::assertion::JWT_BEARER_TYPE {
+                return Err(OAuthError::invalid_client(format!(
+                    "client_assertion_type must be {}",
+                    crate::assertion::JWT_BEARER_TYPE
+                )));
+            }
+            return Ok(PresentedCredentials::Assertion(AssertionCredentials {
+                client_id: form.get("client_id").map(str::to_owned),
+                assertion: assertion.to_owned(),
+            }));
         }
         Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic))
     }
 
-    pub fn client_id(&self) -> &str {
+    /// The client id the request names (for an assertion: the `client_id`
+    /// field, if sent; the assertion's own claim is read by the caller).
+    pub fn client_id(&self) -> Option<&str> {
         match self {
-            PresentedCredentials::Secret(s) => &s.client_id,
+            PresentedCredentials::Secret(s) => Some(&s.client_id),
+            PresentedCredentials::Assertion(a) => a.client_id.as_deref(),
         }
     }
 
-    pub fn method(&self) -> AuthMethod {
-        match self {
-            PresentedCredentials::Secret(s) => s.method,
-        }
+    /// Was HTTP Basic used (so refusals carry a Basic challenge)?
+    pub fn is_basic(&self) -> bool {
+        matches!(self, PresentedCredentials::Secret(s) if s.method == AuthMethod::ClientSecretBasic)
     }
 }
 
@@ -142,7 +174,9 @@ mod tests {
     #[test]
     fn basic_credentials() {
         let c = PresentedCredentials::extract(Some(&basic("c1", "s%3Ax")), &form("grant_type=x")).unwrap();
-        let PresentedCredentials::Secret(s) = c;
+        let PresentedCredentials::Secret(s) = c else {
+            panic!("not a secret")
+        };
         assert_eq!((s.client_id.as_str(), s.secret.as_str()), ("c1", "s:x"));
         assert_eq!(s.method, AuthMethod::ClientSecretBasic);
         // A matching client_id in the body is fine.
@@ -152,8 +186,8 @@ mod tests {
     #[test]
     fn post_credentials() {
         let c = PresentedCredentials::extract(None, &form("client_id=c1&client_secret=s")).unwrap();
-        assert_eq!(c.method(), AuthMethod::ClientSecretPost);
-        assert_eq!(c.client_id(), "c1");
+        assert!(!c.is_basic());
+        assert_eq!(c.client_id(), Some("c1"));
         let e = PresentedCredentials::extract(None, &form("client_secret=s")).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
     }
@@ -166,6 +200,34 @@ mod tests {
         let e = PresentedCredentials::extract(
             None,
             &form("client_id=c1&client_secret=s&client_assertion=x&client_assertion_type=y"),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn assertion_credentials() {
+        let t = crate::assertion::JWT_BEARER_TYPE;
+        let c = PresentedCredentials::extract(
+            None,
+            &form(&format!("client_assertion_type={t}&client_assertion=a.b.c")),
+        )
+        .unwrap();
+        let PresentedCredentials::Assertion(a) = c else {
+            panic!("not an assertion")
+        };
+        assert_eq!(a.assertion, "a.b.c");
+        assert!(a.client_id.is_none());
+        // Half an assertion, or another type.
+        let e = PresentedCredentials::extract(None, &form("client_assertion=a.b.c")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let e = PresentedCredentials::extract(None, &form("client_assertion_type=urn:x&client_assertion=a.b.c"))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        // With a secret too: two methods.
+        let e = PresentedCredentials::extract(
+            Some(&basic("c1", "s")),
+            &form(&format!("client_assertion_type={t}&client_assertion=x")),
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);

@@ -3,12 +3,19 @@
 //! and the client's stored verifiers, and it answers yes or an
 //! [`OAuthError`](tessera_core::OAuthError) for the wire.
 //!
-//! Implemented: `client_secret_basic`, `client_secret_post` (RFC 6749 §2.3.1).
-//! JWT assertions (RFC 7523) and mutual TLS (RFC 8705) follow.
+//! Implemented: `client_secret_basic`, `client_secret_post` (RFC 6749
+//! §2.3.1), `private_key_jwt` and `client_secret_jwt` (RFC 7523), with
+//! `jwks_uri` fetching. Mutual TLS (RFC 8705) follows.
 #![forbid(unsafe_code)]
 
+pub mod assertion;
+pub mod client_keys;
 pub mod credentials;
+pub mod jwks_fetch;
 pub mod secret;
 
-pub use credentials::{PresentedCredentials, SecretCredentials};
+pub use assertion::{AssertionKey, AssertionPolicy, UnverifiedAssertion, VerifiedAssertion};
+pub use client_keys::ClientKeySet;
+pub use credentials::{AssertionCredentials, PresentedCredentials, SecretCredentials};
+pub use jwks_fetch::{JwksFetcher, OutboundOptions};
 pub use secret::{generate_secret, SecretHasher, StoredSecret};

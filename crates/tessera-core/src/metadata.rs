@@ -22,7 +22,12 @@ pub enum AuthMethod {
 impl AuthMethod {
     /// The methods this build can verify. The others are named in the enum so
     /// that registration can say precisely why a record is refused.
-    pub const SUPPORTED: [AuthMethod; 2] = [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
+    pub const SUPPORTED: [AuthMethod; 4] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::ClientSecretJwt,
+        AuthMethod::PrivateKeyJwt,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,6 +92,15 @@ pub struct ClientMetadata {
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// Public keys (RFC 7517 JWK Set) for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where the client publishes its JWK Set (HTTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The one JWS algorithm the client's assertions must use, when registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 mod scope_string {
@@ -129,13 +143,7 @@ pub struct ClientRegistration {
 
 /// Fields used with authentication methods this build does not verify yet:
 /// refused with a message that says so, rather than stored and ignored.
-const METHOD_SPECIFIC_FIELDS: [(&str, &str); 8] = [
-    ("jwks", "private_key_jwt or self_signed_tls_client_auth"),
-    ("jwks_uri", "private_key_jwt or self_signed_tls_client_auth"),
-    (
-        "token_endpoint_auth_signing_alg",
-        "private_key_jwt or client_secret_jwt",
-    ),
+const METHOD_SPECIFIC_FIELDS: [(&str, &str); 5] = [
     ("tls_client_auth_subject_dn", "tls_client_auth"),
     ("tls_client_auth_san_dns", "tls_client_auth"),
     ("tls_client_auth_san_uri", "tls_client_auth"),
@@ -173,6 +181,9 @@ impl ClientMetadata {
                     | "grant_types"
                     | "tls_client_certificate_bound_access_tokens"
                     | "disabled"
+                    | "jwks"
+                    | "jwks_uri"
+                    | "token_endpoint_auth_signing_alg"
                     // Read-only fields the API answers with: accepted back unchanged.
                     | "client_id_issued_at"
                     | "client_secret_expires_at"
@@ -215,7 +226,10 @@ impl ClientMetadata {
                 if !AuthMethod::SUPPORTED.contains(&m) {
                     return Err(err(
                         "token_endpoint_auth_method",
-                        format!("{m} is not available in this version of Tessera; use client_secret_basic or client_secret_post"),
+                        format!(
+                            "{m} is not available in this version of Tessera; use client_secret_basic, \
+                             client_secret_post, client_secret_jwt or private_key_jwt"
+                        ),
                     ));
                 }
                 m
@@ -266,6 +280,8 @@ impl ClientMetadata {
             Some(_) => return Err(err("disabled", "must be a boolean")),
         };
 
+        let (jwks, jwks_uri, signing_alg) = key_fields(obj, method)?;
+
         Ok(ClientRegistration {
             client_id,
             disabled,
@@ -275,9 +291,138 @@ impl ClientMetadata {
                 scope,
                 grant_types,
                 tls_client_certificate_bound_access_tokens: bound,
+                jwks,
+                jwks_uri,
+                token_endpoint_auth_signing_alg: signing_alg,
             },
         })
     }
+}
+
+/// Algorithms a `private_key_jwt` assertion may be signed with.
+pub const ASYMMETRIC_ASSERTION_ALGS: [&str; 6] = ["RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"];
+/// Algorithms a `client_secret_jwt` assertion may be MACed with.
+pub const MAC_ASSERTION_ALGS: [&str; 3] = ["HS256", "HS384", "HS512"];
+
+/// Most keys a registered JWK Set may hold.
+pub const MAX_JWKS_KEYS: usize = 20;
+/// Members that only private (or symmetric) JWKs carry.
+const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+type KeyFields = (Option<Value>, Option<String>, Option<String>);
+
+/// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg`, checked against the method.
+fn key_fields(obj: &Map<String, Value>, method: AuthMethod) -> Result<KeyFields, MetadataError> {
+    let present = |f: &str| obj.get(f).filter(|v| !v.is_null());
+    let jwks = present("jwks").cloned();
+    let jwks_uri = match present("jwks_uri") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(err("jwks_uri", "must be a string")),
+    };
+    let alg = match present("token_endpoint_auth_signing_alg") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(err("token_endpoint_auth_signing_alg", "must be a string")),
+    };
+    match method {
+        AuthMethod::PrivateKeyJwt => {
+            match (&jwks, &jwks_uri) {
+                (Some(_), Some(_)) => return Err(err("jwks", "give either jwks or jwks_uri, not both")),
+                (None, None) => return Err(err("jwks", "private_key_jwt needs jwks or jwks_uri")),
+                _ => {}
+            }
+            if let Some(set) = &jwks {
+                check_public_jwks(set).map_err(|m| err("jwks", m))?;
+            }
+            if let Some(uri) = &jwks_uri {
+                check_https_uri(uri).map_err(|m| err("jwks_uri", m))?;
+            }
+            if let Some(a) = &alg {
+                if !ASYMMETRIC_ASSERTION_ALGS.contains(&a.as_str()) {
+                    return Err(err(
+                        "token_endpoint_auth_signing_alg",
+                        "private_key_jwt takes RS256, PS256, ES256, ES384 or EdDSA (never none or a MAC)",
+                    ));
+                }
+            }
+        }
+        other => {
+            for (field, value) in [("jwks", jwks.is_some()), ("jwks_uri", jwks_uri.is_some())] {
+                if value {
+                    return Err(err(
+                        field,
+                        "is used only with token_endpoint_auth_method private_key_jwt",
+                    ));
+                }
+            }
+            if let Some(a) = &alg {
+                if other != AuthMethod::ClientSecretJwt {
+                    return Err(err(
+                        "token_endpoint_auth_signing_alg",
+                        "is used only with private_key_jwt or client_secret_jwt",
+                    ));
+                }
+                if !MAC_ASSERTION_ALGS.contains(&a.as_str()) {
+                    return Err(err(
+                        "token_endpoint_auth_signing_alg",
+                        "client_secret_jwt takes HS256, HS384 or HS512",
+                    ));
+                }
+            }
+        }
+    }
+    let alg = alg.map(|a| if a == "Ed25519" { "EdDSA".to_owned() } else { a });
+    Ok((jwks, jwks_uri, alg))
+}
+
+/// A JWK Set of public signature keys: `{"keys": [...]}`, 1 to 20 keys of
+/// kty RSA, EC or OKP, none with private members, `use` (if any) `sig`.
+/// Whether each key parses is checked by `tessera-clientauth`.
+pub fn check_public_jwks(set: &Value) -> Result<(), String> {
+    let keys = set
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("must be a JWK Set: an object with a \"keys\" array")?;
+    if keys.is_empty() || keys.len() > MAX_JWKS_KEYS {
+        return Err(format!("must hold 1 to {MAX_JWKS_KEYS} keys"));
+    }
+    if set.as_object().is_some_and(|o| o.len() != 1) {
+        return Err("a JWK Set holds only \"keys\"".into());
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let obj = key.as_object().ok_or_else(|| format!("key {i} is not an object"))?;
+        if let Some(m) = PRIVATE_JWK_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
+            return Err(format!(
+                "key {i} has the private member \"{m}\": register public keys only"
+            ));
+        }
+        match obj.get("kty").and_then(Value::as_str) {
+            Some("RSA" | "EC" | "OKP") => {}
+            _ => return Err(format!("key {i}: kty must be RSA, EC or OKP")),
+        }
+        if let Some(u) = obj.get("use") {
+            if u.as_str() != Some("sig") {
+                return Err(format!("key {i}: use must be \"sig\""));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An absolute `https` URI without fragment or credentials.
+pub fn check_https_uri(raw: &str) -> Result<(), String> {
+    if raw.len() > 2048 {
+        return Err("at most 2048 characters".into());
+    }
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute https URI".to_owned())?;
+    if url.scheme() != "https" {
+        return Err("must use https".into());
+    }
+    if url.host_str().is_none() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err("must have a host and no fragment or credentials".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -323,11 +468,57 @@ mod tests {
                 json!({"token_endpoint_auth_method": "magic"}),
                 "token_endpoint_auth_method",
             ),
+            (json!({"jwks": {"keys": []}}), "jwks"),
+            (json!({"jwks_uri": "https://x/jwks"}), "jwks_uri"),
             (
-                json!({"token_endpoint_auth_method": "private_key_jwt"}),
+                json!({"token_endpoint_auth_method": "tls_client_auth"}),
                 "token_endpoint_auth_method",
             ),
-            (json!({"jwks": {"keys": []}}), "jwks"),
+            (json!({"token_endpoint_auth_method": "private_key_jwt"}), "jwks"),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": []}}),
+                "jwks",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "x"}]}}),
+                "jwks",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "d": "x"}]}}),
+                "jwks",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "use": "enc"}]}}),
+                "jwks",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://x/jwks"}),
+                "jwks_uri",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://u:p@x/jwks"}),
+                "jwks_uri",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://x/j", "jwks": {"keys": [{"kty": "EC"}]}}),
+                "jwks",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://x/j", "token_endpoint_auth_signing_alg": "HS256"}),
+                "token_endpoint_auth_signing_alg",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://x/j", "token_endpoint_auth_signing_alg": "none"}),
+                "token_endpoint_auth_signing_alg",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}),
+                "token_endpoint_auth_signing_alg",
+            ),
+            (
+                json!({"token_endpoint_auth_signing_alg": "HS256"}),
+                "token_endpoint_auth_signing_alg",
+            ),
             (
                 json!({"tls_client_auth_subject_dn": "CN=a"}),
                 "tls_client_auth_subject_dn",
@@ -346,6 +537,36 @@ mod tests {
             let e = ClientMetadata::from_registration(&body).unwrap_err();
             assert_eq!(e.field, field, "{body}");
         }
+    }
+
+    #[test]
+    fn private_key_jwt_records() {
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "use": "sig", "kid": "k1"});
+        let r = ClientMetadata::from_registration(&json!({
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [jwk]},
+            "token_endpoint_auth_signing_alg": "Ed25519"
+        }))
+        .unwrap();
+        assert_eq!(r.metadata.token_endpoint_auth_signing_alg.as_deref(), Some("EdDSA"));
+        assert!(r.metadata.jwks.is_some());
+        let r = ClientMetadata::from_registration(&json!({
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": "https://partner.example/jwks.json"
+        }))
+        .unwrap();
+        assert_eq!(
+            r.metadata.jwks_uri.as_deref(),
+            Some("https://partner.example/jwks.json")
+        );
+        let again = ClientMetadata::from_registration(&Value::Object(r.metadata.to_json())).unwrap();
+        assert_eq!(again.metadata, r.metadata);
+        let r = ClientMetadata::from_registration(&json!({
+            "token_endpoint_auth_method": "client_secret_jwt",
+            "token_endpoint_auth_signing_alg": "HS512"
+        }))
+        .unwrap();
+        assert!(r.metadata.token_endpoint_auth_method.uses_secret());
     }
 
     #[test]

@@ -1,0 +1,287 @@
+//! JWT client assertions (RFC 7523 §3, draft-ietf-oauth-rfc7523bis) for
+//! `private_key_jwt` and `client_secret_jwt`. Each rule is a small check
+//! with a description that tells an honest client what to fix.
+
+use crate::client_keys::{canonical_alg, ClientKeySet, KeyChoiceError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jws::{JwsVerifier, HS256, HS384, HS512};
+use serde_json::{Map, Value};
+use tessera_core::OAuthError;
+
+/// `client_assertion_type` for JWT assertions (RFC 7523 §2.2).
+pub const JWT_BEARER_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Longest assertion read.
+pub const MAX_ASSERTION_LEN: usize = 16 * 1024;
+/// Longest `jti` accepted.
+pub const MAX_JTI_LEN: usize = 256;
+
+/// The tenant's rules for assertions.
+#[derive(Debug, Clone)]
+pub struct AssertionPolicy<'a> {
+    pub issuer: &'a str,
+    pub token_endpoint: &'a str,
+    pub mtls_token_endpoint: Option<&'a str>,
+    /// rfc7523bis: only the issuer, as a single string.
+    pub strict_audience: bool,
+    /// Asymmetric algorithms allowed for `private_key_jwt`.
+    pub allowed_algs: Vec<&'a str>,
+    pub max_lifetime_secs: i64,
+    pub clock_skew_secs: i64,
+}
+
+/// What verifies the signature.
+pub enum AssertionKey<'a> {
+    /// `private_key_jwt`: the client's public keys.
+    Public(&'a ClientKeySet),
+    /// `client_secret_jwt`: the client's secret(s) as HMAC keys.
+    Secrets(&'a [Vec<u8>]),
+}
+
+/// A parsed, not yet verified, assertion.
+#[derive(Debug, Clone)]
+pub struct UnverifiedAssertion {
+    pub alg: String,
+    pub kid: Option<String>,
+    pub claims: Map<String, Value>,
+    signing_input_len: usize,
+    raw: String,
+    signature: Vec<u8>,
+}
+
+/// An assertion that passed every check; `jti` must still be recorded once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAssertion {
+    pub jti: String,
+    /// Until when the assertion could be accepted (its `exp` plus skew):
+    /// the replay record must last that long.
+    pub replay_until: i64,
+}
+
+fn refuse(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
+    OAuthError::invalid_client(description)
+}
+
+fn b64_json(part: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+impl UnverifiedAssertion {
+    /// Splits and decodes a compact JWS. Nothing here is trusted yet.
+    pub fn parse(raw: &str) -> Result<Self, OAuthError> {
+        if raw.len() > MAX_ASSERTION_LEN {
+            return Err(refuse("client_assertion is too long"));
+        }
+        let malformed = || refuse("client_assertion is not a compact JWS (header.payload.signature)");
+        let mut parts = raw.split('.');
+        let (h, p, s) = (
+            parts.next().ok_or_else(malformed)?,
+            parts.next().ok_or_else(malformed)?,
+            parts.next().ok_or_else(malformed)?,
+        );
+        if parts.next().is_some() {
+            return Err(refuse("client_assertion must be a signed JWT, not an encrypted one"));
+        }
+        let header = b64_json(h).ok_or_else(malformed)?;
+        let claims = b64_json(p).ok_or_else(|| refuse("the assertion's payload is not a JSON object"))?;
+        let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed())?;
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| refuse("the assertion header has no alg"))?
+            .to_owned();
+        if header.contains_key("crit") {
+            return Err(refuse(
+                "the assertion header names critical extensions this server does not support",
+            ));
+        }
+        if let Some(typ) = header.get("typ") {
+            let typ = typ.as_str().unwrap_or_default();
+            let ok = [
+                "JWT",
+                "client-authentication+jwt",
+                "application/client-authentication+jwt",
+            ]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(typ));
+            if !ok {
+                return Err(refuse("the assertion's typ must be JWT or client-authentication+jwt"));
+            }
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.clone()),
+            Some(_) => return Err(refuse("the assertion's kid must be a string")),
+        };
+        Ok(Self {
+            alg,
+            kid,
+            claims,
+            signing_input_len: h.len() + 1 + p.len(),
+            raw: raw.to_owned(),
+            signature,
+        })
+    }
+
+    /// The client the assertion claims to come from (`sub`, else `iss`).
+    pub fn claimed_client(&self) -> Option<&str> {
+        self.claims
+            .get("sub")
+            .or_else(|| self.claims.get("iss"))
+            .and_then(Value::as_str)
+    }
+
+    fn signing_input(&self) -> &[u8] {
+        &self.raw.as_bytes()[..self.signing_input_len]
+    }
+
+    /// Checks the signature and every claim. `registered_alg` is the
+    /// client's `token_endpoint_auth_signing_alg`, when it registered one.
+    pub fn verify(
+        &self,
+        client_id: &str,
+        key: AssertionKey<'_>,
+        registered_alg: Option<&str>,
+        policy: &AssertionPolicy<'_>,
+        now: i64,
+    ) -> Result<VerifiedAssertion, OAuthError> {
+        let alg = canonical_alg(&self.alg);
+        if alg == "none" {
+            return Err(refuse("alg none is never accepted"));
+        }
+        if let Some(registered) = registered_alg {
+            if canonical_alg(registered) != alg {
+                return Err(refuse(format!(
+                    "the client registered {registered}; the assertion uses {alg}"
+                )));
+            }
+        }
+        match key {
+            AssertionKey::Public(keys) => {
+                if alg.starts_with("HS") {
+                    return Err(refuse(
+                        "private_key_jwt assertions are signed with a private key, never a MAC",
+                    ));
+                }
+                if !policy.allowed_algs.iter().any(|a| canonical_alg(a) == alg) {
+                    return Err(refuse(format!("alg {alg} is not allowed by this tenant")));
+                }
+                let verifier = keys.select(self.kid.as_deref(), alg).map_err(|e| {
+                    refuse(match e {
+                        KeyChoiceError::UnknownKid => "no registered key has the assertion's kid",
+                        KeyChoiceError::AlgDoesNotMatchKey => "the assertion's alg does not match the key's type",
+                        KeyChoiceError::NoKeyForAlg => "no registered key fits the assertion's alg",
+                        KeyChoiceError::SeveralKeysForAlg => "several registered keys fit; name one with kid",
+                    })
+                })?;
+                verifier
+                    .verify(self.signing_input(), &self.signature)
+                    .map_err(|_| refuse("the assertion's signature does not verify"))?;
+            }
+            AssertionKey::Secrets(secrets) => {
+                let algorithm = match alg {
+                    "HS256" => HS256,
+                    "HS384" => HS384,
+                    "HS512" => HS512,
+                    _ => return Err(refuse("client_secret_jwt assertions use HS256, HS384 or HS512")),
+                };
+                let ok = secrets.iter().any(|secret| {
+                    algorithm
+                        .verifier_from_bytes(secret)
+                        .is_ok_and(|v| v.verify(self.signing_input(), &self.signature).is_ok())
+                });
+                if !ok {
+                    return Err(refuse("the assertion's signature does not verify"));
+                }
+            }
+        }
+        self.check_claims(client_id, policy, now)
+    }
+
+    fn check_claims(
+        &self,
+        client_id: &str,
+        policy: &AssertionPolicy<'_>,
+        now: i64,
+    ) -> Result<VerifiedAssertion, OAuthError> {
+        let c = &self.claims;
+        let text = |name: &str| c.get(name).and_then(Value::as_str);
+        if text("iss") != Some(client_id) {
+            return Err(refuse("the assertion's iss must be the client id"));
+        }
+        if text("sub") != Some(client_id) {
+            return Err(refuse("the assertion's sub must be the client id"));
+        }
+        check_audience(c.get("aud"), policy)?;
+
+        let time = |name: &str| -> Result<Option<i64>, OAuthError> {
+            match c.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_f64().map(|f| f as i64))
+                    .map(Some)
+                    .ok_or_else(|| refuse(format!("the assertion's {name} must be a number"))),
+            }
+        };
+        let skew = policy.clock_skew_secs;
+        let exp = time("exp")?.ok_or_else(|| refuse("the assertion has no exp"))?;
+        if exp + skew <= now {
+            return Err(refuse("assertion expired"));
+        }
+        let nbf = time("nbf")?;
+        if nbf.is_some_and(|nbf| nbf - skew > now) {
+            return Err(refuse("the assertion is not valid yet (nbf is in the future)"));
+        }
+        let iat = time("iat")?;
+        if iat.is_some_and(|iat| iat - skew > now) {
+            return Err(refuse("the assertion's iat is in the future"));
+        }
+        let start = iat.or(nbf).unwrap_or(now);
+        if exp - start > policy.max_lifetime_secs || exp > now + policy.max_lifetime_secs + skew {
+            return Err(refuse(format!(
+                "the assertion's lifetime exceeds {} seconds",
+                policy.max_lifetime_secs
+            )));
+        }
+        let jti = match c.get("jti") {
+            Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI_LEN => j.clone(),
+            Some(Value::String(_)) => return Err(refuse("the assertion's jti must be 1 to 256 characters")),
+            _ => return Err(refuse("the assertion has no jti")),
+        };
+        Ok(VerifiedAssertion {
+            jti,
+            replay_until: exp + skew,
+        })
+    }
+}
+
+/// `aud`: the issuer, the token endpoint or its mTLS alias, as a string or
+/// in an array; in strict mode only the issuer, as a single string.
+fn check_audience(aud: Option<&Value>, policy: &AssertionPolicy<'_>) -> Result<(), OAuthError> {
+    let accepted = |v: &str| {
+        v == policy.issuer
+            || (!policy.strict_audience && (v == policy.token_endpoint || Some(v) == policy.mtls_token_endpoint))
+    };
+    let ok = match aud {
+        Some(Value::String(s)) => accepted(s),
+        Some(Value::Array(items)) if !policy.strict_audience => {
+            items.iter().all(Value::is_string) && items.iter().filter_map(Value::as_str).any(accepted)
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else if policy.strict_audience {
+        Err(refuse(
+            "aud does not match: this tenant accepts only its issuer, as a single string",
+        ))
+    } else {
+        Err(refuse("aud does not match: use the issuer or the token endpoint URL"))
+    }
+}
