@@ -75,11 +75,24 @@ impl Application {
             source,
         })?;
 
+        let extra_ca_pem = match &config.outbound.ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| StartError::Config(format!("outbound.ca_file {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let jwks = tessera_clientauth::JwksFetcher::new(&tessera_clientauth::OutboundOptions {
+            allow_private_networks: config.outbound.allow_private_networks,
+            extra_ca_pem,
+        })
+        .map_err(StartError::Config)?;
         let state = web::Data::new(AppState {
             services,
             cache: TenantCache::default(),
             bootstrap_token: config.admin.bootstrap_token.clone(),
             max_body_bytes: config.http.max_body_bytes,
+            jwks,
         });
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -112,15 +125,27 @@ impl Application {
         .run();
         let handle = server.handle();
 
-        // Notice admin changes made by other instances (or the CLI).
+        // Notice admin changes made by other instances (or the CLI), and
+        // purge expired assertion replay records once a minute.
         let weak = Arc::downgrade(&state.clone().into_inner());
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
                 let Some(state) = weak.upgrade() else { break };
                 if let Err(e) = state.cache.refresh(&state.services).await {
                     tracing::warn!(error = %e, "cache refresh failed");
+                }
+                ticks += 1;
+                if ticks % 60 == 0 {
+                    let store = state.services.store.clone();
+                    let purged =
+                        crate::cache::blocking(move || Ok(store.purge_assertion_jtis(tessera_core::time::now_secs())?))
+                            .await;
+                    if let Err(e) = purged {
+                        tracing::warn!(error = %e, "purging assertion replay records failed");
+                    }
                 }
             }
         });

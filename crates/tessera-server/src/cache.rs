@@ -10,18 +10,34 @@ use crate::service::{ServiceError, Services};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
-use tessera_clientauth::StoredSecret;
+use tessera_clientauth::{ClientKeySet, StoredSecret};
 use tessera_core::time::now_secs;
 use tessera_core::{ClientMetadata, TenantSettings};
 use tessera_store::{StoreError, TenantSnapshotRows};
 use tessera_token::{StoredKey, TenantKeys};
 
 /// What the token path knows about a client.
-#[derive(Debug)]
 pub struct CachedClient {
     pub metadata: ClientMetadata,
     pub disabled: bool,
     pub secrets: Vec<StoredSecret>,
+    /// `client_secret_jwt`: the secrets themselves (HMAC keys), with expiry.
+    pub mac_keys: Vec<(Vec<u8>, Option<i64>)>,
+    /// `private_key_jwt` with inline `jwks`: parsed once, here.
+    pub keys: Option<Arc<ClientKeySet>>,
+}
+
+impl std::fmt::Debug for CachedClient {
+    // Never prints secrets or MAC keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedClient")
+            .field("metadata", &self.metadata)
+            .field("disabled", &self.disabled)
+            .field("secrets", &self.secrets.len())
+            .field("mac_keys", &self.mac_keys.len())
+            .field("keys", &self.keys)
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -43,7 +59,16 @@ impl TenantSnapshot {
             serde_json::from_str(&rows.tenant.settings).map_err(|e| corrupt(e.to_string()))?;
         let issuer = services.issuer(&rows.tenant.id);
         let mut secrets: HashMap<String, Vec<StoredSecret>> = HashMap::new();
+        let mut mac_keys: HashMap<String, Vec<(Vec<u8>, Option<i64>)>> = HashMap::new();
         for s in rows.secrets {
+            if let Some(sealed) = &s.sealed_secret {
+                let aad = crate::service::secret_aad(&rows.tenant.id, &s.client_id, &s.id);
+                let key = services.master.open(sealed, &aad)?;
+                mac_keys
+                    .entry(s.client_id.clone())
+                    .or_default()
+                    .push((key, s.expires_at));
+            }
             secrets.entry(s.client_id).or_default().push(StoredSecret {
                 hash: s.secret_hash,
                 expires_at: s.expires_at,
@@ -53,12 +78,26 @@ impl TenantSnapshot {
         for c in rows.clients {
             let metadata: ClientMetadata = serde_json::from_str(&c.metadata).map_err(|e| corrupt(e.to_string()))?;
             let client_secrets = secrets.remove(&c.client_id).unwrap_or_default();
+            let keys = match &metadata.jwks {
+                Some(jwks) => match ClientKeySet::parse(jwks) {
+                    Ok(k) => Some(Arc::new(k)),
+                    Err(e) => {
+                        // Validated at registration; a record that no longer
+                        // parses must fail its client, not the whole tenant.
+                        tracing::error!(tenant = %rows.tenant.id, client = %c.client_id, error = %e, "stored jwks unusable");
+                        None
+                    }
+                },
+                None => None,
+            };
             clients.insert(
-                c.client_id,
+                c.client_id.clone(),
                 CachedClient {
                     metadata,
                     disabled: c.disabled,
                     secrets: client_secrets,
+                    mac_keys: mac_keys.remove(&c.client_id).unwrap_or_default(),
+                    keys,
                 },
             );
         }

@@ -6,7 +6,9 @@ use tessera_core::{AuthMethod, TenantSettings};
 /// The metadata document. Only endpoints this build serves are listed.
 pub fn metadata_document(issuer: &str, settings: &TenantSettings) -> Value {
     let methods: Vec<&str> = AuthMethod::SUPPORTED.iter().map(|m| m.as_str()).collect();
-    let algs: Vec<&str> = settings.assertion_algs.iter().map(|a| a.as_str()).collect();
+    // Assertion algorithms: the tenant's for private_key_jwt, and the MACs of client_secret_jwt.
+    let mut algs: Vec<&str> = settings.assertion_algs.iter().map(|a| a.as_str()).collect();
+    algs.extend(tessera_core::metadata::MAC_ASSERTION_ALGS);
     json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),

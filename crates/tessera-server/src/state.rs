@@ -2,12 +2,15 @@
 
 use crate::cache::TenantCache;
 use crate::service::Services;
+use tessera_clientauth::JwksFetcher;
 
 pub struct AppState {
     pub services: Services,
     pub cache: TenantCache,
     pub bootstrap_token: Option<String>,
     pub max_body_bytes: usize,
+    /// Fetches and caches clients' `jwks_uri`.
+    pub jwks: JwksFetcher,
 }
 
 impl std::fmt::Debug for AppState {

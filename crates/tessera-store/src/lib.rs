@@ -9,6 +9,7 @@ mod conn;
 mod error;
 mod keys;
 mod models;
+mod replay;
 pub mod schema;
 mod tenants;
 

@@ -35,6 +35,8 @@ pub struct SecretRow {
     pub secret_hash: String,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    /// The secret sealed under the master key (`client_secret_jwt` only).
+    pub sealed_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]

@@ -30,6 +30,16 @@ diesel::table! {
         secret_hash -> Text,
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
+        sealed_secret -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    assertion_replay (tenant_id, client_id, jti_hash) {
+        tenant_id -> Text,
+        client_id -> Text,
+        jti_hash -> Text,
+        expires_at -> BigInt,
     }
 }
 

@@ -121,6 +121,7 @@ fn secret(tenant: &str, client: &str, hash: &str, now: i64) -> SecretRow {
         secret_hash: hash.into(),
         created_at: now,
         expires_at: None,
+        sealed_secret: None,
     }
 }
 
@@ -344,6 +345,35 @@ fn concurrent_writers_do_not_fail(store: &Store) {
     assert_eq!(store.list_clients("acme").unwrap().len(), 40);
 }
 
+fn assertion_jtis_are_accepted_once(store: &Store) {
+    assert!(store.record_assertion_jti("acme", "c1", "h1", 500).unwrap());
+    assert!(
+        !store.record_assertion_jti("acme", "c1", "h1", 500).unwrap(),
+        "replay accepted"
+    );
+    // Scoped to tenant and client.
+    assert!(store.record_assertion_jti("acme", "c2", "h1", 500).unwrap());
+    assert!(store.record_assertion_jti("globex", "c1", "h1", 500).unwrap());
+    // Parallel submissions: exactly one wins.
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let s = store.clone();
+            std::thread::spawn(move || s.record_assertion_jti("acme", "c1", "h2", 500).unwrap())
+        })
+        .collect();
+    let wins = handles
+        .into_iter()
+        .filter(|_| true)
+        .map(|h| h.join().unwrap())
+        .filter(|w| *w)
+        .count();
+    assert_eq!(wins, 1);
+    // Purging removes only expired records.
+    assert!(store.record_assertion_jti("acme", "c1", "old", 100).unwrap());
+    assert_eq!(store.purge_assertion_jtis(200).unwrap(), 1);
+    assert!(!store.record_assertion_jti("acme", "c1", "h1", 500).unwrap());
+}
+
 #[test]
 fn bad_urls_are_refused_without_echoing_secrets() {
     let e = Store::open("mysql://user:hunter2@host/db", 1).unwrap_err().to_string();
@@ -367,4 +397,5 @@ both!(
     change_counter_moves_with_every_change,
     audit_entries_are_newest_first_and_filtered,
     concurrent_writers_do_not_fail,
+    assertion_jtis_are_accepted_once,
 );

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod db;
+mod jwks_server;
 
 pub use db::{Backend, TestDb};
+pub use jwks_server::JwksServer;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -55,8 +57,11 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'st
 /// A running server.
 pub struct TestApp {
     pub addr: SocketAddr,
-    /// `https://127.0.0.1:PORT`, also the configured `public_url`.
+    /// `https://127.0.0.1:PORT`: where this server listens.
     pub base_url: String,
+    /// The configured `public_url` (the issuer base): `base_url` unless the
+    /// test set another (restarts and fleets keep one public URL).
+    pub public_url: String,
     pub client: reqwest::Client,
     pub db: Arc<TestDb>,
     pub config: Config,
@@ -122,6 +127,7 @@ impl TestApp {
         config.http.shutdown_timeout_secs = 5;
         config.admin.bootstrap_token = Some(BOOTSTRAP.into());
         tweak(&mut config);
+        let public_url = config.public_url.trim_end_matches('/').to_owned();
         let app = Application::build_with_listener(config.clone(), listener)
             .await
             .expect("server starts");
@@ -131,6 +137,7 @@ impl TestApp {
         TestApp {
             addr,
             base_url,
+            public_url,
             client: https_client(),
             db,
             config,
@@ -139,11 +146,17 @@ impl TestApp {
         }
     }
 
-    /// Stops this server gracefully and starts a new one on the same database.
+    /// Stops this server gracefully and starts a new one on the same
+    /// database, with the same configuration and public URL.
     pub async fn restart(self) -> TestApp {
         let db = self.db.clone();
+        let config = self.config.clone();
         self.stop().await;
-        Self::spawn_on(db, |_| {}).await
+        Self::spawn_on(db, move |c| {
+            c.public_url = config.public_url;
+            c.outbound = config.outbound;
+        })
+        .await
     }
 
     pub async fn stop(self) {
@@ -151,7 +164,7 @@ impl TestApp {
     }
 
     pub fn issuer(&self, tenant: &str) -> String {
-        format!("{}/t/{tenant}", self.base_url)
+        format!("{}/t/{tenant}", self.public_url)
     }
 
     pub fn url(&self, path: &str) -> String {

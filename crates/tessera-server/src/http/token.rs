@@ -1,17 +1,18 @@
 //! `POST {issuer}/oauth2/token`: the client credentials grant (RFC 6749 §4.4).
 //!
 //! The hot path: parse the form, read the tenant and client from the cache,
-//! one keyed hash, one signature, answer. No database access.
+//! one keyed hash (or one assertion signature check and one replay-cache
+//! insert), one signature, answer. No database read.
 
 use super::body::read_capped;
 use super::error::ApiError;
 use super::tenant_snapshot;
-use crate::cache::TenantSnapshot;
+use crate::cache::{blocking, CachedClient, TenantSnapshot};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use tessera_clientauth::PresentedCredentials;
+use tessera_clientauth::{AssertionKey, AssertionPolicy, PresentedCredentials, UnverifiedAssertion};
 use tessera_core::error::Challenge;
 use tessera_core::form::{is_form_content_type, Form};
 use tessera_core::time::now_secs;
@@ -47,87 +48,210 @@ pub async fn token(
     let form = Form::parse(&body)?;
     let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
 
-    match issue(&state, &snap, &form, authorization) {
-        Ok(res) => Ok(res),
-        Err((e, client)) => {
-            tracing::info!(
-                tenant = %snap.id,
-                client_id = client.as_ref().map(ClientId::as_str).unwrap_or("-"),
-                error = e.code.as_str(),
-                reason = %e.description,
-                "token request refused"
-            );
-            Err(e.into())
-        }
-    }
+    let result = match check_grant(&form) {
+        Ok(()) => match authenticate(&state, &snap, &form, authorization).await {
+            Ok((client_id, challenge)) => issue(&snap, &form, &client_id, challenge).map_err(|e| (e, Some(client_id))),
+            Err(refusal) => Err(refusal),
+        },
+        Err(e) => Err((e, None)),
+    };
+    result.map_err(|(e, client)| {
+        tracing::info!(
+            tenant = %snap.id,
+            client_id = client.as_ref().map(ClientId::as_str).unwrap_or("-"),
+            error = e.code.as_str(),
+            reason = %e.description,
+            "token request refused"
+        );
+        e.into()
+    })
 }
 
 type Refusal = (OAuthError, Option<ClientId>);
 
-fn issue(
+fn check_grant(form: &Form) -> Result<(), OAuthError> {
+    match form.get("grant_type") {
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+        Some("client_credentials") => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "only the client_credentials grant is supported",
+        )),
+    }
+}
+
+/// Authenticates the client by the one method the request carries; answers
+/// the client id and the challenge its refusals carry.
+async fn authenticate(
     state: &AppState,
     snap: &TenantSnapshot,
     form: &Form,
     authorization: Option<&[u8]>,
-) -> Result<HttpResponse, Refusal> {
-    let plain = |e: OAuthError| (e, None);
-    match form.get("grant_type") {
-        None => return Err(plain(OAuthError::invalid_request("grant_type is required"))),
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(plain(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "only the client_credentials grant is supported",
-            )))
-        }
-    }
-
-    let creds = PresentedCredentials::extract(authorization, form).map_err(plain)?;
-    let challenge = if creds.method() == AuthMethod::ClientSecretBasic {
+) -> Result<(ClientId, Challenge), Refusal> {
+    let creds = PresentedCredentials::extract(authorization, form).map_err(|e| (e, None))?;
+    let challenge = if creds.is_basic() {
         Challenge::Basic
     } else {
         Challenge::None
     };
     let auth_failed = || OAuthError::invalid_client("client authentication failed").with_challenge(challenge);
-    // A syntactically impossible id cannot exist: same answer as a wrong secret.
-    let client_id = ClientId::parse(creds.client_id()).map_err(|_| plain(auth_failed()))?;
-    let refuse = |e: OAuthError| (e, Some(client_id.clone()));
     let now = now_secs();
 
-    let PresentedCredentials::Secret(secret) = &creds;
-    let Some(client) = snap.clients.get(client_id.as_str()) else {
-        state.services.hasher.verify_dummy(&secret.secret);
-        return Err(refuse(auth_failed()));
+    let (client_id, client) = match &creds {
+        PresentedCredentials::Secret(secret) => {
+            // A syntactically impossible id cannot exist: same answer as a wrong secret.
+            let client_id = ClientId::parse(&secret.client_id).map_err(|_| (auth_failed(), None))?;
+            let refuse = |e: OAuthError| (e, Some(client_id.clone()));
+            let Some(client) = snap.clients.get(client_id.as_str()) else {
+                state.services.hasher.verify_dummy(&secret.secret);
+                return Err(refuse(auth_failed()));
+            };
+            if !state.services.hasher.verify_any(&secret.secret, &client.secrets, now) {
+                return Err(refuse(auth_failed()));
+            }
+            // Only now, with the secret proven, say more about the client.
+            let registered = client.metadata.token_endpoint_auth_method;
+            if !registered.accepts(secret.method) {
+                return Err(refuse(
+                    OAuthError::invalid_client(format!("the client is registered for {registered}"))
+                        .with_challenge(challenge),
+                ));
+            }
+            (client_id, client)
+        }
+        PresentedCredentials::Assertion(a) => {
+            let assertion = UnverifiedAssertion::parse(&a.assertion).map_err(|e| (e, None))?;
+            let claimed = a
+                .client_id
+                .as_deref()
+                .or(assertion.claimed_client())
+                .unwrap_or_default();
+            let client_id = ClientId::parse(claimed).map_err(|_| (auth_failed(), None))?;
+            let refuse = |e: OAuthError| (e, Some(client_id.clone()));
+            let client = snap
+                .clients
+                .get(client_id.as_str())
+                .ok_or_else(|| refuse(auth_failed()))?;
+            let verified = verify_assertion(state, snap, &client_id, client, &assertion, now)
+                .await
+                .map_err(refuse)?;
+            // One use per jti, across restarts and instances: the store decides.
+            let store = state.services.store.clone();
+            let (tenant, id) = (snap.id.clone(), client_id.to_string());
+            let jti_hash = hex_sha256(&verified.jti);
+            let fresh =
+                blocking(move || Ok(store.record_assertion_jti(&tenant, &id, &jti_hash, verified.replay_until)?))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "replay cache unavailable");
+                        refuse(OAuthError::server_error())
+                    })?;
+            if !fresh {
+                return Err(refuse(OAuthError::invalid_client("jti already used")));
+            }
+            (client_id, client)
+        }
     };
-    if !state.services.hasher.verify_any(&secret.secret, &client.secrets, now) {
-        return Err(refuse(auth_failed()));
-    }
-    // Only now, with the secret proven, say more about the client.
-    if !client.metadata.token_endpoint_auth_method.accepts(creds.method()) {
-        return Err(refuse(
-            OAuthError::invalid_client(format!(
-                "the client is registered for {}",
-                client.metadata.token_endpoint_auth_method
-            ))
-            .with_challenge(challenge),
-        ));
-    }
     if client.disabled {
-        return Err(refuse(
+        return Err((
             OAuthError::invalid_client("the client is disabled").with_challenge(challenge),
+            Some(client_id),
         ));
     }
+    Ok((client_id, challenge))
+}
 
+/// Checks an assertion against the client's registered method and keys.
+async fn verify_assertion(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    client_id: &ClientId,
+    client: &CachedClient,
+    assertion: &UnverifiedAssertion,
+    now: i64,
+) -> Result<tessera_clientauth::VerifiedAssertion, OAuthError> {
+    let settings = &snap.settings;
+    let token_endpoint = format!("{}/oauth2/token", snap.issuer);
+    let policy = AssertionPolicy {
+        issuer: &snap.issuer,
+        token_endpoint: &token_endpoint,
+        mtls_token_endpoint: None,
+        strict_audience: settings.strict_assertion_audience,
+        allowed_algs: settings.assertion_algs.iter().map(|a| a.as_str()).collect(),
+        max_lifetime_secs: i64::from(settings.assertion_max_lifetime_secs),
+        clock_skew_secs: i64::from(settings.clock_skew_secs),
+    };
+    let registered_alg = client.metadata.token_endpoint_auth_signing_alg.as_deref();
+    match client.metadata.token_endpoint_auth_method {
+        AuthMethod::PrivateKeyJwt => {
+            let keys = match (&client.keys, &client.metadata.jwks_uri) {
+                (Some(keys), _) => keys.clone(),
+                (None, Some(uri)) => {
+                    let cache_key = format!("{}/{}", snap.id, client_id);
+                    state
+                        .jwks
+                        .keys(&cache_key, uri, assertion.kid.as_deref())
+                        .await
+                        .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?
+                }
+                (None, None) => return Err(OAuthError::invalid_client("the client has no usable keys")),
+            };
+            assertion.verify(
+                client_id.as_str(),
+                AssertionKey::Public(&keys),
+                registered_alg,
+                &policy,
+                now,
+            )
+        }
+        AuthMethod::ClientSecretJwt => {
+            let live: Vec<Vec<u8>> = client
+                .mac_keys
+                .iter()
+                .filter(|(_, exp)| exp.is_none_or(|t| now < t))
+                .map(|(k, _)| k.clone())
+                .collect();
+            assertion.verify(
+                client_id.as_str(),
+                AssertionKey::Secrets(&live),
+                registered_alg,
+                &policy,
+                now,
+            )
+        }
+        // Another method registered: the assertion proves nothing.
+        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
+fn hex_sha256(s: &str) -> String {
+    openssl::sha::sha256(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Scope, audience and binding checks, then the token.
+fn issue(
+    snap: &TenantSnapshot,
+    form: &Form,
+    client_id: &ClientId,
+    challenge: Challenge,
+) -> Result<HttpResponse, OAuthError> {
+    let Some(client) = snap.clients.get(client_id.as_str()) else {
+        return Err(OAuthError::invalid_client("client authentication failed"));
+    };
+    let now = now_secs();
     let scope = match form.get("scope") {
         None => client.metadata.scope.clone(),
         Some(raw) => {
             let requested =
-                ScopeSet::parse(raw).map_err(|e| refuse(OAuthError::new(ErrorCode::InvalidScope, e.to_string())))?;
+                ScopeSet::parse(raw).map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
             if !requested.is_subset(&client.metadata.scope) {
-                return Err(refuse(OAuthError::new(
+                return Err(OAuthError::new(
                     ErrorCode::InvalidScope,
                     "the requested scope exceeds the scope registered for the client",
-                )));
+                ));
             }
             requested
         }
@@ -137,12 +261,12 @@ fn issue(
         None => snap.default_audience().to_owned(),
         Some(resource) => {
             tessera_core::tenant::check_resource_uri("resource", resource)
-                .map_err(|e| refuse(OAuthError::new(ErrorCode::InvalidTarget, e.to_string())))?;
+                .map_err(|e| OAuthError::new(ErrorCode::InvalidTarget, e.to_string()))?;
             if !snap.settings.resources.iter().any(|r| r == resource) {
-                return Err(refuse(OAuthError::new(
+                return Err(OAuthError::new(
                     ErrorCode::InvalidTarget,
                     "resource is not one of the tenant's registered resources",
-                )));
+                ));
             }
             resource.to_owned()
         }
@@ -151,17 +275,15 @@ fn issue(
     // RFC 8705 §3: a client (or tenant) that requires certificate-bound
     // tokens needs a client certificate; this listener never has one.
     if client.metadata.tls_client_certificate_bound_access_tokens || snap.settings.require_bound_tokens {
-        return Err(refuse(
-            OAuthError::invalid_client(
-                "certificate-bound tokens are required for this client, but no client certificate was presented",
-            )
-            .with_challenge(challenge),
-        ));
+        return Err(OAuthError::invalid_client(
+            "certificate-bound tokens are required for this client, but no client certificate was presented",
+        )
+        .with_challenge(challenge));
     }
 
     let ttl = snap.settings.access_token_ttl_secs;
     let scope_str = (!scope.is_empty()).then(|| scope.to_string());
-    let jti = new_jti().map_err(|_| plain(OAuthError::server_error()))?;
+    let jti = new_jti().map_err(|_| OAuthError::server_error())?;
     let claims = AccessTokenClaims {
         iss: snap.issuer.clone(),
         sub: client_id.to_string(),
@@ -175,7 +297,7 @@ fn issue(
     };
     let access_token = snap.keys.mint(&claims).map_err(|e| {
         tracing::error!(tenant = %snap.id, error = %e, "signing failed");
-        plain(OAuthError::server_error())
+        OAuthError::server_error()
     })?;
     tracing::debug!(tenant = %snap.id, client_id = %client_id, "token issued");
     Ok(HttpResponse::Ok()

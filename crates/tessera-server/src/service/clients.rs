@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use tessera_clientauth::generate_secret;
 use tessera_core::metadata::ClientRegistration;
 use tessera_core::time::now_secs;
-use tessera_core::{ClientId, ClientMetadata, MetadataError};
+use tessera_core::{AuthMethod, ClientId, ClientMetadata, MetadataError};
 use tessera_store::{AuditEntry, ClientRow, SecretRow, SecretUpdate, StoreError};
 
 /// A client as shown, plus its secret when one was just generated (shown once).
@@ -34,6 +34,11 @@ pub struct RotateSecret {
     pub grace_period_secs: u32,
 }
 
+/// What binds a sealed client secret to its record.
+pub(crate) fn secret_aad(tenant: &str, client: &str, secret_id: &str) -> Vec<u8> {
+    format!("tessera-client-secret:{tenant}:{client}:{secret_id}").into_bytes()
+}
+
 /// Longest grace period for an old secret: 30 days.
 pub const MAX_GRACE_SECS: u32 = 30 * 24 * 3600;
 
@@ -53,19 +58,43 @@ fn stored_metadata(row: &ClientRow) -> Result<ClientMetadata, ServiceError> {
 }
 
 impl Services {
-    fn new_secret_row(&self, tenant: &str, client: &str, now: i64) -> Result<(String, SecretRow), ServiceError> {
+    /// A new secret for `client`. `client_secret_jwt` clients also get it
+    /// sealed under the master key: the server needs the secret itself to
+    /// check their HMACs.
+    fn new_secret_row(
+        &self,
+        tenant: &str,
+        client: &str,
+        method: AuthMethod,
+        now: i64,
+    ) -> Result<(String, SecretRow), ServiceError> {
         let secret = generate_secret();
         let mut id = [0u8; 12];
         openssl::rand::rand_bytes(&mut id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let sealed_secret = if method == AuthMethod::ClientSecretJwt {
+            Some(self.master.seal(secret.as_bytes(), &secret_aad(tenant, client, &id))?)
+        } else {
+            None
+        };
         let row = SecretRow {
-            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            id,
             tenant_id: tenant.to_owned(),
             client_id: client.to_owned(),
             secret_hash: self.hasher.hash(&secret),
             created_at: now,
             expires_at: None,
+            sealed_secret,
         };
         Ok((secret, row))
+    }
+
+    /// Checks that registered keys parse (the structure was checked already).
+    fn check_keys(metadata: &ClientMetadata) -> Result<(), ServiceError> {
+        if let Some(jwks) = &metadata.jwks {
+            tessera_clientauth::ClientKeySet::parse(jwks).map_err(|m| metadata_error("jwks", &m))?;
+        }
+        Ok(())
     }
 
     fn generated_client_id() -> Result<String, ServiceError> {
@@ -86,6 +115,7 @@ impl Services {
     ) -> Result<ClientWithSecret, ServiceError> {
         super::tenant_must_parse(tenant)?;
         let reg = ClientMetadata::from_registration(body).map_err(ServiceError::InvalidMetadata)?;
+        Self::check_keys(&reg.metadata)?;
         let client_id = match &reg.client_id {
             Some(id) => ClientId::parse(id)
                 .map_err(|e| metadata_error("client_id", &e.to_string()))?
@@ -93,8 +123,9 @@ impl Services {
             None => Self::generated_client_id()?,
         };
         let now = now_secs();
-        let (secret, secret_row) = if reg.metadata.token_endpoint_auth_method.uses_secret() {
-            let (s, row) = self.new_secret_row(tenant, &client_id, now)?;
+        let method = reg.metadata.token_endpoint_auth_method;
+        let (secret, secret_row) = if method.uses_secret() {
+            let (s, row) = self.new_secret_row(tenant, &client_id, method, now)?;
             (Some(s), Some(row))
         } else {
             (None, None)
@@ -192,21 +223,28 @@ impl Services {
         if reg.client_id.as_deref().is_some_and(|id| id != client) {
             return Err(metadata_error("client_id", "cannot be changed"));
         }
+        Self::check_keys(&reg.metadata)?;
         let row = self
             .store
             .get_client(tenant, client)?
             .ok_or(ServiceError::NotFound("client"))?;
         let before = stored_metadata(&row)?;
         let now = now_secs();
-        let was_secret = before.token_endpoint_auth_method.uses_secret();
-        let is_secret = reg.metadata.token_endpoint_auth_method.uses_secret();
-        let (secret, update) = match (was_secret, is_secret) {
-            (false, true) => {
-                let (s, r) = self.new_secret_row(tenant, client, now)?;
-                (Some(s), SecretUpdate::ReplaceAll(Some(r)))
-            }
-            (true, false) => (None, SecretUpdate::ReplaceAll(None)),
-            _ => (None, SecretUpdate::Keep),
+        let (old, new) = (
+            before.token_endpoint_auth_method,
+            reg.metadata.token_endpoint_auth_method,
+        );
+        // A new secret when one is needed and the stored one cannot serve:
+        // none stored, or moving to or from client_secret_jwt (which needs
+        // the secret sealed, the others only its hash).
+        let jwt_changed = (old == AuthMethod::ClientSecretJwt) != (new == AuthMethod::ClientSecretJwt);
+        let (secret, update) = if new.uses_secret() && (!old.uses_secret() || jwt_changed) {
+            let (s, r) = self.new_secret_row(tenant, client, new, now)?;
+            (Some(s), SecretUpdate::ReplaceAll(Some(r)))
+        } else if !new.uses_secret() && old.uses_secret() {
+            (None, SecretUpdate::ReplaceAll(None))
+        } else {
+            (None, SecretUpdate::Keep)
         };
         let disabled = reg.disabled.unwrap_or(row.disabled);
         let mut detail = Vec::new();
@@ -269,13 +307,14 @@ impl Services {
             .store
             .get_client(tenant, client)?
             .ok_or(ServiceError::NotFound("client"))?;
-        if !stored_metadata(&row)?.token_endpoint_auth_method.uses_secret() {
+        let method = stored_metadata(&row)?.token_endpoint_auth_method;
+        if !method.uses_secret() {
             return Err(ServiceError::Invalid(
                 "token_endpoint_auth_method: this client does not authenticate with a secret".into(),
             ));
         }
         let now = now_secs();
-        let (secret, secret_row) = self.new_secret_row(tenant, client, now)?;
+        let (secret, secret_row) = self.new_secret_row(tenant, client, method, now)?;
         let entry = audit
             .action("client.rotate_secret", tenant, Some(client))
             .with_detail(format!("grace_period_secs: {}", opts.grace_period_secs));

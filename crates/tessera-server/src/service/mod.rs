@@ -7,6 +7,7 @@ mod keys;
 mod tenants;
 mod views;
 
+pub(crate) use clients::secret_aad;
 pub use clients::{ClientWithSecret, RotateSecret};
 pub use views::{client_view, key_view, tenant_view};
 

@@ -20,7 +20,12 @@ async fn metadata_is_served_at_all_three_urls(backend: Backend) {
     assert_eq!(m["grant_types_supported"], json!(["client_credentials"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt"
+        ])
     );
     assert!(m["token_endpoint_auth_signing_alg_values_supported"].is_array());
     assert!(m["tls_client_certificate_bound_access_tokens"].is_boolean());

@@ -30,6 +30,7 @@ macro_rules! backend_tests {
 }
 
 mod admin;
+mod assertions;
 mod cli;
 mod discovery;
 mod isolation;

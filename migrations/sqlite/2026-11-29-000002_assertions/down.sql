@@ -1,0 +1,2 @@
+DROP TABLE assertion_replay;
+ALTER TABLE client_secrets DROP COLUMN sealed_secret;
