@@ -138,7 +138,7 @@ impl Application {
                     tracing::warn!(error = %e, "cache refresh failed");
                 }
                 ticks += 1;
-                if ticks % 60 == 0 {
+                if ticks.is_multiple_of(60) {
                     let store = state.services.store.clone();
                     let purged =
                         crate::cache::blocking(move || Ok(store.purge_assertion_jtis(tessera_core::time::now_secs())?))

@@ -16,13 +16,16 @@ use tessera_core::{ClientMetadata, TenantSettings};
 use tessera_store::{StoreError, TenantSnapshotRows};
 use tessera_token::{StoredKey, TenantKeys};
 
+/// A `client_secret_jwt` HMAC key and when it stops working.
+pub type MacKey = (Vec<u8>, Option<i64>);
+
 /// What the token path knows about a client.
 pub struct CachedClient {
     pub metadata: ClientMetadata,
     pub disabled: bool,
     pub secrets: Vec<StoredSecret>,
     /// `client_secret_jwt`: the secrets themselves (HMAC keys), with expiry.
-    pub mac_keys: Vec<(Vec<u8>, Option<i64>)>,
+    pub mac_keys: Vec<MacKey>,
     /// `private_key_jwt` with inline `jwks`: parsed once, here.
     pub keys: Option<Arc<ClientKeySet>>,
 }
@@ -59,7 +62,7 @@ impl TenantSnapshot {
             serde_json::from_str(&rows.tenant.settings).map_err(|e| corrupt(e.to_string()))?;
         let issuer = services.issuer(&rows.tenant.id);
         let mut secrets: HashMap<String, Vec<StoredSecret>> = HashMap::new();
-        let mut mac_keys: HashMap<String, Vec<(Vec<u8>, Option<i64>)>> = HashMap::new();
+        let mut mac_keys: HashMap<String, Vec<MacKey>> = HashMap::new();
         for s in rows.secrets {
             if let Some(sealed) = &s.sealed_secret {
                 let aad = crate::service::secret_aad(&rows.tenant.id, &s.client_id, &s.id);
