@@ -143,7 +143,8 @@ async fn refusals_name_what_to_fix(backend: Backend) {
     register(&app, "acme", "p1", json!({"jwks": {"keys": [key.jwk.clone()]}})).await;
     let iss = app.issuer("acme");
     let s = key.signer.as_ref();
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             assertion(s, Some("k1"), "p1", "https://elsewhere.example", json!({})),
             vec![],
