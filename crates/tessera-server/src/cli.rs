@@ -117,9 +117,21 @@ pub struct ClientCreate {
     /// Human-readable name.
     #[arg(long)]
     pub name: Option<String>,
-    /// token_endpoint_auth_method: client_secret_basic or client_secret_post.
+    /// token_endpoint_auth_method: client_secret_basic, client_secret_post,
+    /// client_secret_jwt or private_key_jwt.
     #[arg(long, default_value = "client_secret_basic")]
     pub auth: String,
+    /// private_key_jwt: a file holding the client's public JWK Set
+    /// ({"keys": [...]}) or a single public JWK.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    pub jwks_file: Option<PathBuf>,
+    /// private_key_jwt: the HTTPS URL where the client publishes its JWK Set.
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// token_endpoint_auth_signing_alg: the one algorithm the client's
+    /// assertions must use (e.g. ES256; HS256 for client_secret_jwt).
+    #[arg(long, value_name = "ALG")]
+    pub signing_alg: Option<String>,
     /// Space-separated scopes the client may request.
     #[arg(long)]
     pub scope: Option<String>,
@@ -205,6 +217,24 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
             }
             if let Some(s) = c.scope {
                 obj.insert("scope".into(), Value::String(s));
+            }
+            if let Some(path) = c.jwks_file {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| CliError::Usage(format!("--jwks-file {}: {e}", path.display())))?;
+                let jwks = parse_json("--jwks-file", &text)?;
+                // A lone JWK is accepted as a set of one.
+                let jwks = if jwks.get("keys").is_some() {
+                    jwks
+                } else {
+                    json!({"keys": [jwks]})
+                };
+                obj.insert("jwks".into(), jwks);
+            }
+            if let Some(uri) = c.jwks_uri {
+                obj.insert("jwks_uri".into(), Value::String(uri));
+            }
+            if let Some(alg) = c.signing_alg {
+                obj.insert("token_endpoint_auth_signing_alg".into(), Value::String(alg));
             }
             let created = services.create_client(&c.tenant, &body, &audit)?;
             print(&created.to_json());

@@ -38,10 +38,12 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysConfig {
-    /// File holding base64 of 32 random bytes.
+    /// File holding base64 of 32 random bytes (default `data/master.key`,
+    /// where the demo keeps its key, so the CLI works beside it as is).
+    #[serde(default = "default_master_key_file")]
     pub master_key_file: Option<PathBuf>,
     /// The key itself (base64); usually given as `TESSERA_MASTER_KEY`.
     pub master_key: Option<String>,
@@ -126,6 +128,19 @@ pub struct LogConfig {
 fn default_public_url() -> String {
     "https://127.0.0.1:8443".into()
 }
+fn default_master_key_file() -> Option<PathBuf> {
+    Some(PathBuf::from("data/master.key"))
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            master_key_file: default_master_key_file(),
+            master_key: None,
+        }
+    }
+}
+
 fn default_db_url() -> String {
     "sqlite://data/tessera.db".into()
 }

@@ -53,8 +53,12 @@ fn read_or_create_secret_file(path: &Path) -> Result<String, String> {
 /// Fills in the demo's defaults (master key, TLS, bootstrap token) and
 /// creates the files they live in when missing.
 pub fn prepare_config(mut config: Config, paths: &DemoPaths) -> Result<(Config, PathBuf, String), String> {
-    if config.keys.master_key.is_none() && config.keys.master_key_file.is_none() {
-        let file = paths.data.join("master.key");
+    if config.keys.master_key.is_none() {
+        let file = config
+            .keys
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| paths.data.join("master.key"));
         if !file.exists() {
             create_key_file(&file)?;
         }

@@ -9,12 +9,17 @@ pub fn load_master_key(config: &Config) -> Result<MasterKey, String> {
     if let Some(encoded) = &config.keys.master_key {
         return MasterKey::from_base64(encoded).map_err(|e| format!("keys.master_key (TESSERA_MASTER_KEY): {e}"));
     }
-    let Some(path) = &config.keys.master_key_file else {
-        return Err(
-            "no master key: set TESSERA_MASTER_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) \
-             or [keys] master_key_file"
-                .into(),
-        );
+    let Some(path) = config.keys.master_key_file.as_ref().filter(|p| p.exists()) else {
+        let missing = config
+            .keys
+            .master_key_file
+            .as_ref()
+            .map(|p| format!(" ({} does not exist)", p.display()))
+            .unwrap_or_default();
+        return Err(format!(
+            "no master key{missing}: set TESSERA_MASTER_KEY (base64 of 32 random bytes, e.g. \
+             `openssl rand -base64 32`) or point [keys] master_key_file at a file holding one"
+        ));
     };
     read_key_file(path)
 }

@@ -51,6 +51,14 @@ pub fn partner_key(alg: &str, kid: &str) -> PartnerKey {
     PartnerKey { signer, jwk }
 }
 
+/// The public JWK (ES256, with `kid`) of a PEM private key.
+pub fn partner_jwk_from_pem(pem: &[u8], kid: &str) -> Value {
+    let kp = ES256.key_pair_from_pem(pem).unwrap();
+    let mut jwk: Value = serde_json::to_value(kp.to_jwk_public_key().as_ref()).unwrap();
+    jwk["kid"] = json!(kid);
+    jwk
+}
+
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }

@@ -33,6 +33,7 @@ mod admin;
 mod assertions;
 mod cli;
 mod discovery;
+mod interop;
 mod isolation;
 mod jwks;
 mod keys;
