@@ -106,6 +106,16 @@ async fn register(app: &TestApp, tenant: &str, id: &str, metadata: Value) {
     assert!(r.body.get("client_secret").is_none(), "no secret for private_key_jwt");
 }
 
+/// A server with tenant `acme` and client `p1` (ES256 key `k1`, inline jwks).
+async fn app_with_partner(backend: Backend) -> (TestApp, PartnerKey, String) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.create_tenant("acme", json!({})).await;
+    let key = partner_key("ES256", "k1");
+    register(&app, "acme", "p1", json!({"jwks": {"keys": [key.jwk.clone()]}})).await;
+    let iss = app.issuer("acme");
+    (app, key, iss)
+}
+
 async fn private_key_jwt_with_each_algorithm(backend: Backend) {
     let app = TestApp::spawn(backend).await.unwrap();
     app.create_tenant("acme", json!({})).await;
@@ -145,11 +155,7 @@ async fn private_key_jwt_with_each_algorithm(backend: Backend) {
 }
 
 async fn refusals_name_what_to_fix(backend: Backend) {
-    let app = TestApp::spawn(backend).await.unwrap();
-    app.create_tenant("acme", json!({})).await;
-    let key = partner_key("ES256", "k1");
-    register(&app, "acme", "p1", json!({"jwks": {"keys": [key.jwk.clone()]}})).await;
-    let iss = app.issuer("acme");
+    let (app, key, iss) = app_with_partner(backend).await;
     let s = key.signer.as_ref();
     type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
@@ -249,11 +255,7 @@ async fn refusals_name_what_to_fix(backend: Backend) {
 }
 
 async fn each_jti_is_accepted_once(backend: Backend) {
-    let app = TestApp::spawn(backend).await.unwrap();
-    app.create_tenant("acme", json!({})).await;
-    let key = partner_key("ES256", "k1");
-    register(&app, "acme", "p1", json!({"jwks": {"keys": [key.jwk.clone()]}})).await;
-    let iss = app.issuer("acme");
+    let (app, key, iss) = app_with_partner(backend).await;
     let a = assertion(key.signer.as_ref(), Some("k1"), "p1", &iss, json!({}));
     assert_eq!(token_with(&app, "acme", &a, &[]).await.status, 200);
     let r = token_with(&app, "acme", &a, &[]).await;
@@ -297,11 +299,7 @@ async fn replay_is_refused_across_instances(backend: Backend) {
 }
 
 async fn tenant_settings_govern_assertions(backend: Backend) {
-    let app = TestApp::spawn(backend).await.unwrap();
-    app.create_tenant("acme", json!({})).await;
-    let key = partner_key("ES256", "k1");
-    register(&app, "acme", "p1", json!({"jwks": {"keys": [key.jwk.clone()]}})).await;
-    let iss = app.issuer("acme");
+    let (app, key, iss) = app_with_partner(backend).await;
     let token_url = format!("{iss}/oauth2/token");
     let s = key.signer.as_ref();
     // Strict audience: only the issuer, as a single string.
