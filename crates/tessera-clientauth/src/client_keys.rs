@@ -30,6 +30,8 @@ impl std::fmt::Debug for ClientKey {
 #[derive(Debug, Default)]
 pub struct ClientKeySet {
     keys: Vec<ClientKey>,
+    /// The first `x5c` certificate (DER) of each key that has one.
+    certificates: Vec<Vec<u8>>,
 }
 
 /// Why no key could be chosen.
@@ -108,7 +110,15 @@ impl ClientKeySet {
             }
             keys.push(ClientKey { kid, verifiers });
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            certificates: crate::mtls::x5c_certificates(set),
+        })
+    }
+
+    /// Certificates registered in `x5c` (for `self_signed_tls_client_auth`).
+    pub fn certificates(&self) -> &[Vec<u8>] {
+        &self.certificates
     }
 
     pub fn has_kid(&self, kid: &str) -> bool {

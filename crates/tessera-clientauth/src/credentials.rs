@@ -45,12 +45,27 @@ impl std::fmt::Debug for AssertionCredentials {
 pub enum PresentedCredentials {
     Secret(SecretCredentials),
     Assertion(AssertionCredentials),
+    /// Only a `client_id`, on a connection that presented a certificate:
+    /// `tls_client_auth` or `self_signed_tls_client_auth` (RFC 8705 §2).
+    Certificate {
+        client_id: String,
+    },
 }
 
 impl PresentedCredentials {
     /// Reads the credentials from the `Authorization` header (if any) and the
     /// form. Errors are already shaped for the wire.
     pub fn extract(authorization: Option<&[u8]>, form: &Form) -> Result<Self, OAuthError> {
+        Self::extract_with_certificate(authorization, form, false)
+    }
+
+    /// As [`extract`](Self::extract), where `has_certificate` says whether
+    /// the connection presented a client certificate.
+    pub fn extract_with_certificate(
+        authorization: Option<&[u8]>,
+        form: &Form,
+        has_certificate: bool,
+    ) -> Result<Self, OAuthError> {
         let basic = authorization.map(parse_basic).transpose()?;
         let post_secret = form.get("client_secret");
         let assertion = form.contains("client_assertion") || form.contains("client_assertion_type");
@@ -104,7 +119,12 @@ impl PresentedCredentials {
                 assertion: assertion.to_owned(),
             }));
         }
-        Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic))
+        match form.get("client_id") {
+            Some(id) if has_certificate => Ok(PresentedCredentials::Certificate {
+                client_id: id.to_owned(),
+            }),
+            _ => Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic)),
+        }
     }
 
     /// The client id the request names (for an assertion: the `client_id`
@@ -113,6 +133,7 @@ impl PresentedCredentials {
         match self {
             PresentedCredentials::Secret(s) => Some(&s.client_id),
             PresentedCredentials::Assertion(a) => a.client_id.as_deref(),
+            PresentedCredentials::Certificate { client_id } => Some(client_id),
         }
     }
 

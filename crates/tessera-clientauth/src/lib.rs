@@ -11,7 +11,9 @@
 pub mod assertion;
 pub mod client_keys;
 pub mod credentials;
+pub mod dn;
 pub mod jwks_fetch;
+pub mod mtls;
 pub mod secret;
 
 pub use assertion::{AssertionKey, AssertionPolicy, UnverifiedAssertion, VerifiedAssertion};

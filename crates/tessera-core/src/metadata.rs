@@ -22,11 +22,13 @@ pub enum AuthMethod {
 impl AuthMethod {
     /// The methods this build can verify. The others are named in the enum so
     /// that registration can say precisely why a record is refused.
-    pub const SUPPORTED: [AuthMethod; 4] = [
+    pub const SUPPORTED: [AuthMethod; 6] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
         AuthMethod::ClientSecretJwt,
         AuthMethod::PrivateKeyJwt,
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +103,43 @@ pub struct ClientMetadata {
     /// The one JWS algorithm the client's assertions must use, when registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// `tls_client_auth`: the one registered certificate name, as
+    /// (metadata field, value), e.g. ("tls_client_auth_san_dns", "a.example").
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "tls_name")]
+    pub tls_client_auth_name: Option<(String, String)>,
+}
+
+/// The five RFC 8705 name fields, of which a `tls_client_auth` client registers one.
+pub const TLS_NAME_FIELDS: [&str; 5] = [
+    "tls_client_auth_subject_dn",
+    "tls_client_auth_san_dns",
+    "tls_client_auth_san_uri",
+    "tls_client_auth_san_ip",
+    "tls_client_auth_san_email",
+];
+
+mod tls_name {
+    //! Stored as `{"field": ..., "value": ...}`; shown under the RFC 8705 name by `to_json`.
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        field: String,
+        value: String,
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<(String, String)>, ser: S) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|(field, value)| Stored {
+                field: field.clone(),
+                value: value.clone(),
+            })
+            .serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(String, String)>, D::Error> {
+        Ok(Option::<Stored>::deserialize(d)?.map(|s| (s.field, s.value)))
+    }
 }
 
 mod scope_string {
@@ -143,24 +182,23 @@ pub struct ClientRegistration {
 
 /// Fields used with authentication methods this build does not verify yet:
 /// refused with a message that says so, rather than stored and ignored.
-const METHOD_SPECIFIC_FIELDS: [(&str, &str); 5] = [
-    ("tls_client_auth_subject_dn", "tls_client_auth"),
-    ("tls_client_auth_san_dns", "tls_client_auth"),
-    ("tls_client_auth_san_uri", "tls_client_auth"),
-    ("tls_client_auth_san_ip", "tls_client_auth"),
-    ("tls_client_auth_san_email", "tls_client_auth"),
-];
+const METHOD_SPECIFIC_FIELDS: [(&str, &str); 0] = [];
 
 const MAX_NAME_LEN: usize = 200;
 
 impl ClientMetadata {
     /// The metadata as the JSON object the admin API shows.
     pub fn to_json(&self) -> Map<String, Value> {
-        match serde_json::to_value(self) {
+        let mut map = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             // A struct of strings, bools and a Vec always serializes to an object.
             _ => Map::new(),
+        };
+        map.remove("tls_client_auth_name");
+        if let Some((field, value)) = &self.tls_client_auth_name {
+            map.insert(field.clone(), Value::String(value.clone()));
         }
+        map
     }
 
     /// Checks a registration request (RFC 7591 metadata plus `client_id`
@@ -184,6 +222,11 @@ impl ClientMetadata {
                     | "jwks"
                     | "jwks_uri"
                     | "token_endpoint_auth_signing_alg"
+                    | "tls_client_auth_subject_dn"
+                    | "tls_client_auth_san_dns"
+                    | "tls_client_auth_san_uri"
+                    | "tls_client_auth_san_ip"
+                    | "tls_client_auth_san_email"
                     // Read-only fields the API answers with: accepted back unchanged.
                     | "client_id_issued_at"
                     | "client_secret_expires_at"
@@ -226,10 +269,7 @@ impl ClientMetadata {
                 if !AuthMethod::SUPPORTED.contains(&m) {
                     return Err(err(
                         "token_endpoint_auth_method",
-                        format!(
-                            "{m} is not available in this version of Tessera; use client_secret_basic, \
-                             client_secret_post, client_secret_jwt or private_key_jwt"
-                        ),
+                        format!("{m} is not available in this version of Tessera"),
                     ));
                 }
                 m
@@ -281,6 +321,7 @@ impl ClientMetadata {
         };
 
         let (jwks, jwks_uri, signing_alg) = key_fields(obj, method)?;
+        let tls_client_auth_name = tls_name_field(obj, method)?;
 
         Ok(ClientRegistration {
             client_id,
@@ -294,6 +335,7 @@ impl ClientMetadata {
                 jwks,
                 jwks_uri,
                 token_endpoint_auth_signing_alg: signing_alg,
+                tls_client_auth_name,
             },
         })
     }
@@ -326,11 +368,17 @@ fn key_fields(obj: &Map<String, Value>, method: AuthMethod) -> Result<KeyFields,
         Some(_) => return Err(err("token_endpoint_auth_signing_alg", "must be a string")),
     };
     match method {
-        AuthMethod::PrivateKeyJwt => {
+        AuthMethod::PrivateKeyJwt | AuthMethod::SelfSignedTlsClientAuth => {
             match (&jwks, &jwks_uri) {
                 (Some(_), Some(_)) => return Err(err("jwks", "give either jwks or jwks_uri, not both")),
-                (None, None) => return Err(err("jwks", "private_key_jwt needs jwks or jwks_uri")),
+                (None, None) => return Err(err("jwks", format!("{method} needs jwks or jwks_uri"))),
                 _ => {}
+            }
+            if method == AuthMethod::SelfSignedTlsClientAuth && alg.is_some() {
+                return Err(err(
+                    "token_endpoint_auth_signing_alg",
+                    "is used only with private_key_jwt or client_secret_jwt",
+                ));
             }
             if let Some(set) = &jwks {
                 check_public_jwks(set).map_err(|m| err("jwks", m))?;
@@ -374,6 +422,37 @@ fn key_fields(obj: &Map<String, Value>, method: AuthMethod) -> Result<KeyFields,
     }
     let alg = alg.map(|a| if a == "Ed25519" { "EdDSA".to_owned() } else { a });
     Ok((jwks, jwks_uri, alg))
+}
+
+/// `tls_client_auth` registers exactly one of the five name fields; other
+/// methods none.
+fn tls_name_field(obj: &Map<String, Value>, method: AuthMethod) -> Result<Option<(String, String)>, MetadataError> {
+    let mut found = None;
+    for field in TLS_NAME_FIELDS {
+        match obj.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) if !v.trim().is_empty() && v.len() <= 1024 => {
+                if method != AuthMethod::TlsClientAuth {
+                    return Err(err(
+                        field,
+                        "is used only with token_endpoint_auth_method tls_client_auth",
+                    ));
+                }
+                if found.is_some() {
+                    return Err(err(field, "register exactly one of the tls_client_auth_* fields"));
+                }
+                found = Some((field.to_owned(), v.clone()));
+            }
+            Some(_) => return Err(err(field, "must be a non-empty string")),
+        }
+    }
+    if method == AuthMethod::TlsClientAuth && found.is_none() {
+        return Err(err(
+            "tls_client_auth_subject_dn",
+            "tls_client_auth needs one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email",
+        ));
+    }
+    Ok(found)
 }
 
 /// A JWK Set of public signature keys: `{"keys": [...]}`, 1 to 20 keys of
@@ -472,7 +551,19 @@ mod tests {
             (json!({"jwks_uri": "https://x/jwks"}), "jwks_uri"),
             (
                 json!({"token_endpoint_auth_method": "tls_client_auth"}),
+                "tls_client_auth_subject_dn",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "none"}),
                 "token_endpoint_auth_method",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "self_signed_tls_client_auth"}),
+                "jwks",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_san_dns": "a", "tls_client_auth_san_ip": "1.2.3.4"}),
+                "tls_client_auth_san_ip",
             ),
             (json!({"token_endpoint_auth_method": "private_key_jwt"}), "jwks"),
             (
@@ -567,6 +658,23 @@ mod tests {
         }))
         .unwrap();
         assert!(r.metadata.token_endpoint_auth_method.uses_secret());
+    }
+
+    #[test]
+    fn tls_client_auth_records_round_trip() {
+        let r = ClientMetadata::from_registration(&json!({
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "partner.example",
+            "tls_client_certificate_bound_access_tokens": true
+        }))
+        .unwrap();
+        let shown = r.metadata.to_json();
+        assert_eq!(shown["tls_client_auth_san_dns"], "partner.example");
+        assert!(!shown.contains_key("tls_client_auth_name"));
+        let again = ClientMetadata::from_registration(&Value::Object(shown)).unwrap();
+        assert_eq!(again.metadata, r.metadata);
+        let stored = serde_json::to_string(&r.metadata).unwrap();
+        assert_eq!(serde_json::from_str::<ClientMetadata>(&stored).unwrap(), r.metadata);
     }
 
     #[test]

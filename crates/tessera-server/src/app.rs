@@ -43,7 +43,8 @@ pub fn open_services(config: &Config) -> Result<Services, StartError> {
     if applied > 0 {
         tracing::info!(applied, backend = store.backend_name(), "database migrations applied");
     }
-    let services = Services::new(store, master, config.public_base());
+    let services = Services::new(store, master, config.public_base())
+        .with_mtls_base(config.mtls.as_ref().map(|m| m.public_url.as_str()));
     services.ensure_system_tenant()?;
     Ok(services)
 }
@@ -59,11 +60,30 @@ impl Application {
     }
 
     /// Builds the server on an already bound listener (tests bind port 0
-    /// first so that `public_url` can name the real port).
+    /// first so that `public_url` can name the real port); the mTLS
+    /// listener, if configured, is bound here.
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
-        if config.mtls.is_some() || config.proxy.is_some() {
+        let mtls = match &config.mtls {
+            Some(m) => Some(TcpListener::bind(&m.listen).map_err(|source| StartError::Bind {
+                addr: m.listen.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        Self::build_with_listeners(config, listener, mtls).await
+    }
+
+    /// Builds the server on bound listeners: the main one and, optionally, the mTLS one.
+    pub async fn build_with_listeners(
+        config: Config,
+        listener: TcpListener,
+        mtls_listener: Option<TcpListener>,
+    ) -> Result<Self, StartError> {
+        if config.proxy.is_some() {
             return Err(StartError::Config(
-                "[mtls] and [proxy] are not available in this version of Tessera yet; remove them from the configuration".into(),
+                "[proxy] (client certificates forwarded by a TLS-terminating proxy) is not available in this \
+                 version of Tessera yet; remove it from the configuration"
+                    .into(),
             ));
         }
         let cfg = config.clone();
@@ -94,6 +114,13 @@ impl Application {
             max_body_bytes: config.http.max_body_bytes,
             jwks,
         });
+        let mtls_addr = match &mtls_listener {
+            Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {
+                addr: "mtls".into(),
+                source,
+            })?),
+            None => None,
+        };
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -101,6 +128,7 @@ impl Application {
                 .wrap(middleware::from_fn(http::request_id::middleware))
                 .configure(http::configure)
         })
+        .on_connect(crate::tls::capture_connection(mtls_addr))
         .shutdown_timeout(config.http.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(10));
         if let Some(workers) = config.http.workers {
@@ -112,6 +140,21 @@ impl Application {
             _ => None,
         };
         let is_tls = tls.is_some();
+        if let Some(mtls) = mtls_listener {
+            let (Some(cert), Some(key)) = (&config.http.tls_cert, &config.http.tls_key) else {
+                return Err(StartError::Config(
+                    "[mtls] needs the server certificate: set http.tls_cert and http.tls_key".into(),
+                ));
+            };
+            let mtls_config = crate::tls::mtls_server_config(cert, key)?;
+            server = server
+                .listen_rustls_0_23(mtls, mtls_config)
+                .map_err(|source| StartError::Bind {
+                    addr: "mtls".into(),
+                    source,
+                })?;
+            tracing::info!(addr = ?mtls_addr, "mTLS listener (client certificates requested, not required)");
+        }
         let server = match tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls),
             None => {

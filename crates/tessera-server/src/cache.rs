@@ -10,6 +10,7 @@ use crate::service::{ServiceError, Services};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use tessera_clientauth::mtls::{CertificateMatch, TrustAnchors};
 use tessera_clientauth::{ClientKeySet, StoredSecret};
 use tessera_core::time::now_secs;
 use tessera_core::{ClientMetadata, TenantSettings};
@@ -28,6 +29,10 @@ pub struct CachedClient {
     pub mac_keys: Vec<MacKey>,
     /// `private_key_jwt` with inline `jwks`: parsed once, here.
     pub keys: Option<Arc<ClientKeySet>>,
+    /// `tls_client_auth`: the registered certificate name.
+    pub cert_match: Option<CertificateMatch>,
+    /// `self_signed_tls_client_auth` with inline `jwks`: the registered certificates (DER).
+    pub x5c: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CachedClient {
@@ -39,6 +44,8 @@ impl std::fmt::Debug for CachedClient {
             .field("secrets", &self.secrets.len())
             .field("mac_keys", &self.mac_keys.len())
             .field("keys", &self.keys)
+            .field("cert_match", &self.cert_match)
+            .field("x5c", &self.x5c.len())
             .finish()
     }
 }
@@ -51,6 +58,8 @@ pub struct TenantSnapshot {
     pub issuer: String,
     pub clients: HashMap<String, CachedClient>,
     pub keys: TenantKeys,
+    /// CA certificates for `tls_client_auth`, as a ready OpenSSL store.
+    pub trust_anchors: TrustAnchors,
     /// RFC 8414 document, serialized once.
     pub metadata_json: String,
 }
@@ -81,7 +90,18 @@ impl TenantSnapshot {
         for c in rows.clients {
             let metadata: ClientMetadata = serde_json::from_str(&c.metadata).map_err(|e| corrupt(e.to_string()))?;
             let client_secrets = secrets.remove(&c.client_id).unwrap_or_default();
+            let self_signed = metadata.token_endpoint_auth_method == tessera_core::AuthMethod::SelfSignedTlsClientAuth;
+            let x5c = match (&metadata.jwks, self_signed) {
+                (Some(jwks), true) => tessera_clientauth::mtls::x5c_certificates(jwks),
+                _ => Vec::new(),
+            };
+            // Self-signed clients' keys need not be signature keys: their certificates are what counts.
+            let cert_match = metadata
+                .tls_client_auth_name
+                .as_ref()
+                .and_then(|(field, value)| CertificateMatch::from_metadata(field, value).ok());
             let keys = match &metadata.jwks {
+                Some(_) if self_signed => None,
                 Some(jwks) => match ClientKeySet::parse(jwks) {
                     Ok(k) => Some(Arc::new(k)),
                     Err(e) => {
@@ -101,6 +121,8 @@ impl TenantSnapshot {
                     secrets: client_secrets,
                     mac_keys: mac_keys.remove(&c.client_id).unwrap_or_default(),
                     keys,
+                    cert_match,
+                    x5c,
                 },
             );
         }
@@ -117,7 +139,9 @@ impl TenantSnapshot {
             })
             .collect();
         let keys = TenantKeys::load(&rows.tenant.id, &stored, &services.master, now_secs())?;
-        let metadata_json = metadata_document(&issuer, &settings).to_string();
+        let pems: Vec<&str> = rows.trust_anchors.iter().map(|a| a.pem.as_str()).collect();
+        let trust_anchors = TrustAnchors::build(&pems).map_err(corrupt)?;
+        let metadata_json = metadata_document(&issuer, &settings, services.mtls_base()).to_string();
         Ok(Self {
             id: rows.tenant.id,
             version: rows.tenant.version,
@@ -125,6 +149,7 @@ impl TenantSnapshot {
             issuer,
             clients,
             keys,
+            trust_anchors,
             metadata_json,
         })
     }

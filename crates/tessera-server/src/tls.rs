@@ -41,3 +41,115 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
+
+/// Accepts any client certificate chain at the TLS layer (it is validated
+/// per tenant by the application, so that every certificate problem becomes
+/// an OAuth `invalid_client`, not a failed handshake), but still checks the
+/// handshake signature: the proof that the client holds the private key.
+#[derive(Debug)]
+struct AcceptAnyClientCert {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::server::danger::ClientCertVerifier for AcceptAnyClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The mTLS listener: asks for (does not require) a client certificate.
+pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+    let file_err = |p: &Path, m: String| TlsError::File {
+        path: p.display().to_string(),
+        message: m,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| file_err(cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(cert, e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
+    let provider = provider();
+    let verifier = Arc::new(AcceptAnyClientCert {
+        provider: provider.clone(),
+    });
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// What the handlers learn about the connection a request came on.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    /// The request arrived on the mTLS listener.
+    pub mtls: bool,
+    /// The client's certificate chain (DER, its own certificate first).
+    pub client_chain: Vec<Vec<u8>>,
+}
+
+/// `HttpServer::on_connect`: records the peer's chain. rustls reports the
+/// client's own certificate FIRST (an actix example takes the last: wrong).
+pub fn capture_connection(
+    mtls_addr: Option<std::net::SocketAddr>,
+) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + Clone + 'static {
+    move |conn, ext| {
+        use actix_tls::accept::rustls_0_23::TlsStream;
+        let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() else {
+            return;
+        };
+        let (tcp, session) = tls.get_ref();
+        let mtls = mtls_addr.is_some() && tcp.local_addr().ok() == mtls_addr;
+        let client_chain = session
+            .peer_certificates()
+            .map(|chain| {
+                chain
+                    .iter()
+                    .take(tessera_clientauth::mtls::MAX_CHAIN)
+                    .map(|c| c.to_vec())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ext.insert(ConnInfo { mtls, client_chain });
+    }
+}

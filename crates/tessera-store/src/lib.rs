@@ -3,6 +3,7 @@
 //! async executor (`web::block` / `spawn_blocking`) by the caller.
 #![forbid(unsafe_code)]
 
+mod anchors;
 mod audit;
 mod clients;
 mod conn;
@@ -17,4 +18,4 @@ pub use audit::{AuditEntry, AuditRecord};
 pub use clients::SecretUpdate;
 pub use conn::{DbConnection, DbUrl, Store};
 pub use error::StoreError;
-pub use models::{ClientRow, KeyRow, KeyState, SecretRow, TenantRow, TenantSnapshotRows};
+pub use models::{ClientRow, KeyRow, KeyState, SecretRow, TenantRow, TenantSnapshotRows, TrustAnchorRow};

@@ -1,7 +1,7 @@
 //! Rows as stored. JSON columns stay strings here; the typed views live in
 //! `tessera-core` and are parsed by the callers that need them.
 
-use crate::schema::{client_secrets, clients, signing_keys, tenants};
+use crate::schema::{client_secrets, clients, signing_keys, tenants, trust_anchors};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -54,6 +54,17 @@ pub struct KeyRow {
     pub publish_until: Option<i64>,
 }
 
+#[derive(Debug, Clone, Queryable, Insertable, serde::Serialize)]
+#[diesel(table_name = trust_anchors)]
+pub struct TrustAnchorRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub pem: String,
+    pub subject: String,
+    pub not_after: i64,
+    pub created_at: i64,
+}
+
 /// Life cycle of a signing key: published first (`Next`), then signing
 /// (`Active`), then published only until its last token expires (`Retired`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,4 +100,5 @@ pub struct TenantSnapshotRows {
     pub clients: Vec<ClientRow>,
     pub secrets: Vec<SecretRow>,
     pub keys: Vec<KeyRow>,
+    pub trust_anchors: Vec<TrustAnchorRow>,
 }

@@ -44,6 +44,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    trust_anchors (id) {
+        id -> Text,
+        tenant_id -> Text,
+        pem -> Text,
+        subject -> Text,
+        not_after -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     signing_keys (tenant_id, kid) {
         tenant_id -> Text,
         kid -> Text,

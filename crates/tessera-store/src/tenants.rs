@@ -4,7 +4,7 @@ use crate::audit::{record_change, AuditEntry};
 use crate::conn::Store;
 use crate::error::StoreError;
 use crate::models::{KeyRow, TenantRow, TenantSnapshotRows};
-use crate::schema::{client_secrets, clients, signing_keys, tenants};
+use crate::schema::{client_secrets, clients, signing_keys, tenants, trust_anchors};
 use diesel::prelude::*;
 
 impl Store {
@@ -70,6 +70,7 @@ impl Store {
             diesel::delete(client_secrets::table.filter(client_secrets::tenant_id.eq(id))).execute(conn)?;
             diesel::delete(clients::table.filter(clients::tenant_id.eq(id))).execute(conn)?;
             diesel::delete(signing_keys::table.filter(signing_keys::tenant_id.eq(id))).execute(conn)?;
+            diesel::delete(trust_anchors::table.filter(trust_anchors::tenant_id.eq(id))).execute(conn)?;
             let n = diesel::delete(tenants::table.find(id)).execute(conn)?;
             if n == 0 {
                 return Err(StoreError::NotFound);
@@ -89,11 +90,15 @@ impl Store {
                 .filter(client_secrets::tenant_id.eq(id))
                 .load(conn)?;
             let keys = signing_keys::table.filter(signing_keys::tenant_id.eq(id)).load(conn)?;
+            let trust_anchors = trust_anchors::table
+                .filter(trust_anchors::tenant_id.eq(id))
+                .load(conn)?;
             Ok(Some(TenantSnapshotRows {
                 tenant,
                 clients,
                 secrets,
                 keys,
+                trust_anchors,
             }))
         })
     }

@@ -5,6 +5,7 @@
 
 mod db;
 mod jwks_server;
+pub mod pki;
 
 pub use db::{Backend, TestDb};
 pub use jwks_server::JwksServer;
@@ -29,18 +30,22 @@ pub fn test_certs() -> &'static tessera_server::devcerts::DevCerts {
     })
 }
 
-/// A reqwest client trusting only the per-run CA.
-pub fn https_client() -> reqwest::Client {
+/// A rustls client configuration trusting only the per-run CA.
+pub(crate) fn client_config_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     let ca = std::fs::read(&test_certs().ca_cert).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile_certs(&ca) {
         roots.add(cert).unwrap();
     }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
+}
+
+/// A reqwest client trusting only the per-run CA.
+pub fn https_client() -> reqwest::Client {
+    let tls = client_config_builder().with_no_client_auth();
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .build()
@@ -62,6 +67,8 @@ pub struct TestApp {
     /// The configured `public_url` (the issuer base): `base_url` unless the
     /// test set another (restarts and fleets keep one public URL).
     pub public_url: String,
+    /// `https://127.0.0.1:PORT` of the mTLS listener.
+    pub mtls_url: String,
     pub client: reqwest::Client,
     pub db: Arc<TestDb>,
     pub config: Config,
@@ -114,6 +121,9 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base_url = format!("https://127.0.0.1:{}", addr.port());
+        let mtls_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mtls_addr = mtls_listener.local_addr().unwrap();
+        let mtls_url = format!("https://127.0.0.1:{}", mtls_addr.port());
         let certs = test_certs();
         let mut config = Config::load(None, Vec::new()).unwrap();
         config.public_url = base_url.clone();
@@ -126,9 +136,14 @@ impl TestApp {
         config.http.workers = Some(2);
         config.http.shutdown_timeout_secs = 5;
         config.admin.bootstrap_token = Some(BOOTSTRAP.into());
+        config.mtls = Some(tessera_server::config::MtlsConfig {
+            listen: mtls_addr.to_string(),
+            public_url: mtls_url.clone(),
+        });
         tweak(&mut config);
         let public_url = config.public_url.trim_end_matches('/').to_owned();
-        let app = Application::build_with_listener(config.clone(), listener)
+        let mtls_listener = config.mtls.as_ref().map(|_| mtls_listener);
+        let app = Application::build_with_listeners(config.clone(), listener, mtls_listener)
             .await
             .expect("server starts");
         let handle = app.handle();
@@ -138,6 +153,7 @@ impl TestApp {
             addr,
             base_url,
             public_url,
+            mtls_url,
             client: https_client(),
             db,
             config,
@@ -155,6 +171,9 @@ impl TestApp {
         Self::spawn_on(db, move |c| {
             c.public_url = config.public_url;
             c.outbound = config.outbound;
+            if let (Some(m), Some(old)) = (c.mtls.as_mut(), config.mtls) {
+                m.public_url = old.public_url;
+            }
         })
         .await
     }
@@ -217,6 +236,18 @@ impl TestApp {
             .client
             .post(self.url(&format!("/t/{tenant}/oauth2/token")))
             .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_form(form))
+            .send()
+            .await
+            .unwrap();
+        reply(res).await
+    }
+
+    /// `POST` a form to the tenant's token endpoint on the mTLS listener with `client`.
+    pub async fn token_mtls(&self, client: &reqwest::Client, tenant: &str, form: &[(&str, &str)]) -> Reply {
+        let res = client
+            .post(format!("{}/t/{tenant}/oauth2/token", self.mtls_url))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(encode_form(form))
             .send()

@@ -9,9 +9,11 @@ use super::error::ApiError;
 use super::tenant_snapshot;
 use crate::cache::{blocking, CachedClient, TenantSnapshot};
 use crate::state::AppState;
+use crate::tls::ConnInfo;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
+use tessera_clientauth::mtls;
 use tessera_clientauth::{AssertionKey, AssertionPolicy, PresentedCredentials, UnverifiedAssertion};
 use tessera_core::error::Challenge;
 use tessera_core::form::{is_form_content_type, Form};
@@ -47,10 +49,13 @@ pub async fn token(
     let body = read_capped(&req, payload, state.max_body_bytes).await?;
     let form = Form::parse(&body)?;
     let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let conn = req.conn_data::<ConnInfo>().cloned().unwrap_or_default();
 
     let result = match check_grant(&form) {
-        Ok(()) => match authenticate(&state, &snap, &form, authorization).await {
-            Ok((client_id, challenge)) => issue(&snap, &form, &client_id, challenge).map_err(|e| (e, Some(client_id))),
+        Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {
+            Ok((client_id, challenge)) => {
+                issue(&snap, &form, &client_id, challenge, &conn).map_err(|e| (e, Some(client_id)))
+            }
             Err(refusal) => Err(refusal),
         },
         Err(e) => Err((e, None)),
@@ -87,8 +92,10 @@ async fn authenticate(
     snap: &TenantSnapshot,
     form: &Form,
     authorization: Option<&[u8]>,
+    conn: &ConnInfo,
 ) -> Result<(ClientId, Challenge), Refusal> {
-    let creds = PresentedCredentials::extract(authorization, form).map_err(|e| (e, None))?;
+    let has_cert = !conn.client_chain.is_empty();
+    let creds = PresentedCredentials::extract_with_certificate(authorization, form, has_cert).map_err(|e| (e, None))?;
     let challenge = if creds.is_basic() {
         Challenge::Basic
     } else {
@@ -151,6 +158,18 @@ async fn authenticate(
             }
             (client_id, client)
         }
+        PresentedCredentials::Certificate { client_id } => {
+            let client_id = ClientId::parse(client_id).map_err(|_| (auth_failed(), None))?;
+            let refuse = |e: OAuthError| (e, Some(client_id.clone()));
+            let client = snap
+                .clients
+                .get(client_id.as_str())
+                .ok_or_else(|| refuse(auth_failed()))?;
+            verify_certificate(state, snap, &client_id, client, &conn.client_chain)
+                .await
+                .map_err(refuse)?;
+            (client_id, client)
+        }
     };
     if client.disabled {
         return Err((
@@ -172,10 +191,14 @@ async fn verify_assertion(
 ) -> Result<tessera_clientauth::VerifiedAssertion, OAuthError> {
     let settings = &snap.settings;
     let token_endpoint = format!("{}/oauth2/token", snap.issuer);
+    let mtls_token_endpoint = state
+        .services
+        .mtls_base()
+        .map(|base| format!("{base}/t/{}/oauth2/token", snap.id));
     let policy = AssertionPolicy {
         issuer: &snap.issuer,
         token_endpoint: &token_endpoint,
-        mtls_token_endpoint: None,
+        mtls_token_endpoint: mtls_token_endpoint.as_deref(),
         strict_audience: settings.strict_assertion_audience,
         allowed_algs: settings.assertion_algs.iter().map(|a| a.as_str()).collect(),
         max_lifetime_secs: i64::from(settings.assertion_max_lifetime_secs),
@@ -224,6 +247,45 @@ async fn verify_assertion(
     }
 }
 
+/// RFC 8705 §2: the certificate authenticates a `tls_client_auth` or
+/// `self_signed_tls_client_auth` client.
+async fn verify_certificate(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    client_id: &ClientId,
+    client: &CachedClient,
+    chain: &[Vec<u8>],
+) -> Result<(), OAuthError> {
+    match client.metadata.token_endpoint_auth_method {
+        AuthMethod::TlsClientAuth => {
+            let expected = client
+                .cert_match
+                .as_ref()
+                .ok_or_else(|| OAuthError::invalid_client("the client has no usable certificate name"))?;
+            mtls::verify_tls_client_auth(&snap.trust_anchors, chain, expected)
+        }
+        AuthMethod::SelfSignedTlsClientAuth => {
+            if !client.x5c.is_empty() {
+                return mtls::verify_self_signed(&client.x5c, chain);
+            }
+            let uri = client
+                .metadata
+                .jwks_uri
+                .as_deref()
+                .ok_or_else(|| OAuthError::invalid_client("the client has no registered certificates"))?;
+            let cache_key = format!("{}/{}", snap.id, client_id);
+            let keys = state
+                .jwks
+                .keys(&cache_key, uri, None)
+                .await
+                .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?;
+            mtls::verify_self_signed(keys.certificates(), chain)
+        }
+        // Another method registered: a certificate alone proves nothing.
+        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
 fn hex_sha256(s: &str) -> String {
     openssl::sha::sha256(s.as_bytes())
         .iter()
@@ -237,6 +299,7 @@ fn issue(
     form: &Form,
     client_id: &ClientId,
     challenge: Challenge,
+    conn: &ConnInfo,
 ) -> Result<HttpResponse, OAuthError> {
     let Some(client) = snap.clients.get(client_id.as_str()) else {
         return Err(OAuthError::invalid_client("client authentication failed"));
@@ -272,14 +335,24 @@ fn issue(
         }
     };
 
-    // RFC 8705 §3: a client (or tenant) that requires certificate-bound
-    // tokens needs a client certificate; this listener never has one.
-    if client.metadata.tls_client_certificate_bound_access_tokens || snap.settings.require_bound_tokens {
-        return Err(OAuthError::invalid_client(
-            "certificate-bound tokens are required for this client, but no client certificate was presented",
-        )
-        .with_challenge(challenge));
-    }
+    // RFC 8705 §3: bound tokens carry the SHA-256 thumbprint of the
+    // certificate presented on this connection; without one, refused.
+    let cnf = if client.metadata.tls_client_certificate_bound_access_tokens || snap.settings.require_bound_tokens {
+        let Some(leaf) = conn.client_chain.first() else {
+            return Err(OAuthError::invalid_client(
+                "certificate-bound tokens are required for this client, but no client certificate was presented",
+            )
+            .with_challenge(challenge));
+        };
+        let mut cnf = serde_json::Map::new();
+        cnf.insert(
+            "x5t#S256".into(),
+            serde_json::Value::String(mtls::thumbprint_s256(leaf)),
+        );
+        Some(cnf)
+    } else {
+        None
+    };
 
     let ttl = snap.settings.access_token_ttl_secs;
     let scope_str = (!scope.is_empty()).then(|| scope.to_string());
@@ -293,7 +366,7 @@ fn issue(
         exp: now + i64::from(ttl),
         jti,
         scope: scope_str.clone(),
-        cnf: None,
+        cnf,
     };
     let access_token = snap.keys.mint(&claims).map_err(|e| {
         tracing::error!(tenant = %snap.id, error = %e, "signing failed");

@@ -89,10 +89,25 @@ impl Services {
         Ok((secret, row))
     }
 
-    /// Checks that registered keys parse (the structure was checked already).
+    /// Checks that registered keys and names parse (the structure was checked already).
     fn check_keys(metadata: &ClientMetadata) -> Result<(), ServiceError> {
         if let Some(jwks) = &metadata.jwks {
-            tessera_clientauth::ClientKeySet::parse(jwks).map_err(|m| metadata_error("jwks", &m))?;
+            if metadata.token_endpoint_auth_method == AuthMethod::SelfSignedTlsClientAuth {
+                let certs = tessera_clientauth::mtls::x5c_certificates(jwks);
+                let all_parse = certs.iter().all(|der| openssl::x509::X509::from_der(der).is_ok());
+                if certs.is_empty() || !all_parse {
+                    return Err(metadata_error(
+                        "jwks",
+                        "self_signed_tls_client_auth needs keys with an x5c certificate",
+                    ));
+                }
+            } else {
+                tessera_clientauth::ClientKeySet::parse(jwks).map_err(|m| metadata_error("jwks", &m))?;
+            }
+        }
+        if let Some((field, value)) = &metadata.tls_client_auth_name {
+            tessera_clientauth::mtls::CertificateMatch::from_metadata(field, value)
+                .map_err(|m| metadata_error(field, &m))?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! to come), so that no rule is implemented twice. Every call is blocking
 //! (it talks to the store): HTTP handlers run it through `web::block`.
 
+mod anchors;
 mod clients;
 mod keys;
 mod tenants;
@@ -26,6 +27,8 @@ pub struct Services {
     pub master: MasterKey,
     pub hasher: SecretHasher,
     public_base: String,
+    /// `[mtls] public_url`, when the mTLS listener is configured.
+    mtls_base: Option<String>,
 }
 
 impl std::fmt::Debug for Services {
@@ -91,7 +94,17 @@ impl Services {
             master,
             hasher,
             public_base: public_base.trim_end_matches('/').to_owned(),
+            mtls_base: None,
         }
+    }
+
+    pub fn with_mtls_base(mut self, base: Option<&str>) -> Self {
+        self.mtls_base = base.map(|b| b.trim_end_matches('/').to_owned());
+        self
+    }
+
+    pub fn mtls_base(&self) -> Option<&str> {
+        self.mtls_base.as_deref()
     }
 
     pub fn public_base(&self) -> &str {

@@ -24,7 +24,9 @@ async fn metadata_is_served_at_all_three_urls(backend: Backend) {
             "client_secret_basic",
             "client_secret_post",
             "client_secret_jwt",
-            "private_key_jwt"
+            "private_key_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth"
         ])
     );
     assert!(m["token_endpoint_auth_signing_alg_values_supported"].is_array());

@@ -38,4 +38,5 @@ mod isolation;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod mtls;
 mod token;

@@ -278,3 +278,33 @@ pub async fn list_audit(req: HttpRequest, path: TenantPath, state: web::Data<App
     let entries = read(&req, &state, &t, move |s| s.list_audit(&t2)).await?;
     Ok(ok(json!({ "entries": entries })))
 }
+
+pub async fn list_trust_anchors(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
+    let t = path.into_inner();
+    let t2 = t.clone();
+    let anchors = read(&req, &state, &t, move |s| s.list_trust_anchors(&t2)).await?;
+    Ok(ok(json!({ "trust_anchors": anchors })))
+}
+
+pub async fn add_trust_anchor(
+    req: HttpRequest,
+    path: TenantPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Reply {
+    let t = path.into_inner();
+    let p = caller_for(&req, &state, &t).await?;
+    let body = json_body(&req, payload, false).await?;
+    let t2 = t.clone();
+    let anchor = change(&req, &p, &state, &t, move |s, a| s.add_trust_anchor(&t2, &body, a)).await?;
+    let id = anchor["id"].as_str().unwrap_or_default();
+    Ok(created(format!("/admin/v1/tenants/{t}/trust-anchors/{id}"), anchor))
+}
+
+pub async fn delete_trust_anchor(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Reply {
+    let (t, id) = path.into_inner();
+    let p = caller_for(&req, &state, &t).await?;
+    let t2 = t.clone();
+    change(&req, &p, &state, &t, move |s, a| s.delete_trust_anchor(&t2, &id, a)).await?;
+    Ok(no_content())
+}

@@ -21,5 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tenants/{t}/clients/{c}/secret", web::post().to(rotate_secret))
         .route("/tenants/{t}/keys", web::get().to(list_keys))
         .route("/tenants/{t}/keys/rotate", web::post().to(rotate_keys))
-        .route("/tenants/{t}/audit", web::get().to(list_audit));
+        .route("/tenants/{t}/audit", web::get().to(list_audit))
+        .route("/tenants/{t}/trust-anchors", web::get().to(list_trust_anchors))
+        .route("/tenants/{t}/trust-anchors", web::post().to(add_trust_anchor))
+        .route("/tenants/{t}/trust-anchors/{id}", web::delete().to(delete_trust_anchor));
 }

@@ -1,0 +1,200 @@
+//! Mutual TLS client authentication (RFC 8705 §2): `tls_client_auth`
+//! (a chain to one of the tenant's trust anchors, plus the one registered
+//! subject DN or SAN) and `self_signed_tls_client_auth` (the exact
+//! certificate registered in the client's JWK Set `x5c`), and the
+//! certificate thumbprint that binds tokens (`cnf.x5t#S256`).
+
+use crate::dn::DistinguishedName;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use openssl::stack::Stack;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::{X509PurposeId, X509StoreContext, X509};
+use serde_json::Value;
+use std::net::IpAddr;
+use tessera_core::OAuthError;
+use x509_parser::extensions::GeneralName;
+
+/// Longest chain read from a peer.
+pub const MAX_CHAIN: usize = 8;
+
+/// `base64url(SHA-256(DER))`: RFC 8705 §3.1 `x5t#S256`.
+pub fn thumbprint_s256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(openssl::sha::sha256(der))
+}
+
+/// A tenant's CA certificates, as an OpenSSL store checking chains for the
+/// TLS client purpose (validity, basic constraints and key usage included).
+pub struct TrustAnchors {
+    store: X509Store,
+    count: usize,
+}
+
+impl std::fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustAnchors").field("count", &self.count).finish()
+    }
+}
+
+/// A CA certificate to trust, checked: one PEM certificate with
+/// `basicConstraints CA:TRUE`. Answers its subject (RFC 4514-ish) and expiry.
+pub fn check_anchor(pem: &str) -> Result<(String, i64), String> {
+    let certs = X509::stack_from_pem(pem.as_bytes()).map_err(|_| "not a PEM certificate".to_owned())?;
+    let [cert] = certs.as_slice() else {
+        return Err("give exactly one certificate".into());
+    };
+    let der = cert.to_der().map_err(|e| e.to_string())?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).map_err(|_| "unparsable certificate".to_owned())?;
+    if !parsed.is_ca() {
+        return Err("not a CA certificate (basicConstraints CA:TRUE missing)".into());
+    }
+    Ok((parsed.subject().to_string(), parsed.validity().not_after.timestamp()))
+}
+
+impl TrustAnchors {
+    pub fn build(pems: &[&str]) -> Result<Self, String> {
+        let mut builder = X509StoreBuilder::new().map_err(|e| e.to_string())?;
+        let mut count = 0;
+        for pem in pems {
+            for cert in X509::stack_from_pem(pem.as_bytes()).map_err(|e| e.to_string())? {
+                builder.add_cert(cert).map_err(|e| e.to_string())?;
+                count += 1;
+            }
+        }
+        builder
+            .set_purpose(X509PurposeId::SSL_CLIENT)
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            store: builder.build(),
+            count,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Validates `chain` (leaf first; the rest are candidate intermediates).
+    pub fn verify(&self, chain: &[Vec<u8>]) -> Result<(), OAuthError> {
+        let refuse = |why: String| OAuthError::invalid_client(format!("the client certificate is not trusted: {why}"));
+        let (leaf, rest) = chain.split_first().ok_or_else(|| refuse("no certificate".into()))?;
+        let leaf = X509::from_der(leaf).map_err(|_| refuse("unparsable certificate".into()))?;
+        let mut intermediates = Stack::new().map_err(|e| refuse(e.to_string()))?;
+        for der in rest.iter().take(MAX_CHAIN) {
+            let cert = X509::from_der(der).map_err(|_| refuse("unparsable intermediate".into()))?;
+            intermediates.push(cert).map_err(|e| refuse(e.to_string()))?;
+        }
+        let mut ctx = X509StoreContext::new().map_err(|e| refuse(e.to_string()))?;
+        let outcome = ctx
+            .init(&self.store, &leaf, &intermediates, |c| {
+                let ok = c.verify_cert()?;
+                Ok((ok, c.error()))
+            })
+            .map_err(|e| refuse(e.to_string()))?;
+        match outcome {
+            (true, _) => Ok(()),
+            (false, err) => Err(refuse(err.error_string().to_owned())),
+        }
+    }
+}
+
+/// The one thing a `tls_client_auth` client registered about its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateMatch {
+    SubjectDn(DistinguishedName),
+    SanDns(String),
+    SanUri(String),
+    SanIp(IpAddr),
+    SanEmail(String),
+}
+
+impl CertificateMatch {
+    /// From the registered metadata field and value.
+    pub fn from_metadata(field: &str, value: &str) -> Result<Self, String> {
+        Ok(match field {
+            "tls_client_auth_subject_dn" => {
+                CertificateMatch::SubjectDn(DistinguishedName::parse(value).map_err(|e| e.to_string())?)
+            }
+            "tls_client_auth_san_dns" => CertificateMatch::SanDns(value.to_ascii_lowercase()),
+            "tls_client_auth_san_uri" => CertificateMatch::SanUri(value.to_owned()),
+            "tls_client_auth_san_ip" => {
+                CertificateMatch::SanIp(value.parse().map_err(|_| "not an IP address".to_owned())?)
+            }
+            "tls_client_auth_san_email" => CertificateMatch::SanEmail(value.to_owned()),
+            _ => return Err("unknown field".into()),
+        })
+    }
+
+    /// Does the leaf certificate carry the registered name?
+    pub fn matches(&self, leaf_der: &[u8]) -> bool {
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf_der) else {
+            return false;
+        };
+        if let CertificateMatch::SubjectDn(expected) = self {
+            return DistinguishedName::from_x509(cert.subject()).as_ref() == Some(expected);
+        }
+        let Ok(Some(san)) = cert.subject_alternative_name() else {
+            return false;
+        };
+        san.value.general_names.iter().any(|name| match (self, name) {
+            (CertificateMatch::SanDns(d), GeneralName::DNSName(n)) => n.eq_ignore_ascii_case(d),
+            (CertificateMatch::SanUri(u), GeneralName::URI(n)) => n == u,
+            (CertificateMatch::SanEmail(e), GeneralName::RFC822Name(n)) => n == e,
+            (CertificateMatch::SanIp(ip), GeneralName::IPAddress(bytes)) => match (ip, bytes.len()) {
+                (IpAddr::V4(v4), 4) => v4.octets() == **bytes,
+                (IpAddr::V6(v6), 16) => v6.octets() == **bytes,
+                _ => false,
+            },
+            _ => false,
+        })
+    }
+}
+
+/// `tls_client_auth`: trusted chain and the registered name.
+pub fn verify_tls_client_auth(
+    anchors: &TrustAnchors,
+    chain: &[Vec<u8>],
+    expected: &CertificateMatch,
+) -> Result<(), OAuthError> {
+    if anchors.is_empty() {
+        return Err(OAuthError::invalid_client(
+            "the tenant has no trust anchors for tls_client_auth",
+        ));
+    }
+    anchors.verify(chain)?;
+    if !expected.matches(&chain[0]) {
+        return Err(OAuthError::invalid_client(
+            "the client certificate does not carry the registered subject or SAN",
+        ));
+    }
+    Ok(())
+}
+
+/// The certificates (DER) a JWK Set registers in `x5c`.
+pub fn x5c_certificates(jwks: &Value) -> Vec<Vec<u8>> {
+    jwks.get("keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.get("x5c")?.as_array()?.first()?.as_str())
+        .filter_map(|b64| STANDARD.decode(b64).ok())
+        .collect()
+}
+
+/// `self_signed_tls_client_auth`: the presented certificate is, byte for
+/// byte, one of those registered.
+pub fn verify_self_signed(registered: &[Vec<u8>], chain: &[Vec<u8>]) -> Result<(), OAuthError> {
+    let leaf = chain
+        .first()
+        .ok_or_else(|| OAuthError::invalid_client("a client certificate is required"))?;
+    if registered
+        .iter()
+        .any(|r| openssl::memcmp::eq(&openssl::sha::sha256(r), &openssl::sha::sha256(leaf)))
+    {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_client(
+            "the client certificate is not one registered for this client",
+        ))
+    }
+}
