@@ -79,13 +79,10 @@ impl Application {
         listener: TcpListener,
         mtls_listener: Option<TcpListener>,
     ) -> Result<Self, StartError> {
-        if config.proxy.is_some() {
-            return Err(StartError::Config(
-                "[proxy] (client certificates forwarded by a TLS-terminating proxy) is not available in this \
-                 version of Tessera yet; remove it from the configuration"
-                    .into(),
-            ));
-        }
+        let proxy = match &config.proxy {
+            Some(p) => Some(crate::http::client_cert::ProxySettings::from_config(p).map_err(StartError::Config)?),
+            None => None,
+        };
         let cfg = config.clone();
         let services = web::block(move || open_services(&cfg))
             .await
@@ -113,6 +110,7 @@ impl Application {
             bootstrap_token: config.admin.bootstrap_token.clone(),
             max_body_bytes: config.http.max_body_bytes,
             jwks,
+            proxy,
         });
         let mtls_addr = match &mtls_listener {
             Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {

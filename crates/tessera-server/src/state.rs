@@ -11,6 +11,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Fetches and caches clients' `jwks_uri`.
     pub jwks: JwksFetcher,
+    /// A trusted TLS-terminating proxy's client certificate header, if configured.
+    pub proxy: Option<crate::http::client_cert::ProxySettings>,
 }
 
 impl std::fmt::Debug for AppState {

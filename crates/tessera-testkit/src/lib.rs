@@ -43,6 +43,17 @@ pub(crate) fn client_config_builder() -> rustls::ConfigBuilder<rustls::ClientCon
         .with_root_certificates(roots)
 }
 
+/// A reqwest client trusting only the per-run CA, connecting from `local`
+/// (e.g. 127.0.0.2, to play an untrusted peer on loopback).
+pub fn https_client_from(local: std::net::IpAddr) -> reqwest::Client {
+    let tls = client_config_builder().with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .local_address(local)
+        .build()
+        .unwrap()
+}
+
 /// A reqwest client trusting only the per-run CA.
 pub fn https_client() -> reqwest::Client {
     let tls = client_config_builder().with_no_client_auth();

@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod body;
+pub mod client_cert;
 mod discovery;
 pub mod error;
 pub mod request_id;

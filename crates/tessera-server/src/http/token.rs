@@ -5,6 +5,7 @@
 //! insert), one signature, answer. No database read.
 
 use super::body::read_capped;
+use super::client_cert::presented_chain;
 use super::error::ApiError;
 use super::tenant_snapshot;
 use crate::cache::{blocking, CachedClient, TenantSnapshot};
@@ -49,7 +50,14 @@ pub async fn token(
     let body = read_capped(&req, payload, state.max_body_bytes).await?;
     let form = Form::parse(&body)?;
     let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    let conn = req.conn_data::<ConnInfo>().cloned().unwrap_or_default();
+    let mut conn = req.conn_data::<ConnInfo>().cloned().unwrap_or_default();
+    conn.client_chain = match presented_chain(&req, &conn, state.proxy.as_ref()) {
+        Ok(chain) => chain,
+        Err(e) => {
+            tracing::info!(tenant = %snap.id, reason = %e.description, "token request refused");
+            return Err(e.into());
+        }
+    };
 
     let result = match check_grant(&form) {
         Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {

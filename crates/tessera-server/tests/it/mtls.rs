@@ -413,7 +413,65 @@ async fn metadata_and_registration_for_mtls(backend: Backend) {
     assert_eq!(r.body["trust_anchors"], json!([]));
 }
 
+async fn proxy_header_is_honoured_from_trusted_peers_only(backend: Backend) {
+    let db = std::sync::Arc::new(tessera_testkit::TestDb::new(backend).unwrap());
+    let app = TestApp::spawn_on(db, |c| {
+        c.proxy = Some(tessera_server::config::ProxyConfig {
+            client_cert_header: "Client-Cert".into(),
+            client_cert_format: "rfc9440".into(),
+            trusted_peers: vec!["127.0.0.1/32".into()],
+        });
+    })
+    .await;
+    app.create_tenant("acme", json!({})).await;
+    let ca = pki::ca("Acme Partners CA");
+    add_anchor(&app, "acme", &ca).await;
+    let cred = pki::client_cert(
+        &ca,
+        &CertSpec {
+            dns: &["p.example"],
+            ..CertSpec::default()
+        },
+    );
+    let mut meta = tls("tls_client_auth_san_dns", "p.example");
+    meta["tls_client_certificate_bound_access_tokens"] = json!(true);
+    register(&app, "acme", "p1", meta).await;
+    use base64::Engine;
+    let header = format!(":{}:", base64::engine::general_purpose::STANDARD.encode(cred.der()));
+    let send = |client: reqwest::Client, value: String| {
+        let url = app.url("/t/acme/oauth2/token");
+        async move {
+            let res = client
+                .post(url)
+                .header("client-cert", value)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&client_id=p1")
+                .send()
+                .await
+                .unwrap();
+            tessera_testkit::reply(res).await
+        }
+    };
+    // From 127.0.0.1 (trusted): the forwarded certificate authenticates and binds.
+    let r = send(app.client.clone(), header.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        jwt_part(r.body["access_token"].as_str().unwrap(), 1)["cnf"]["x5t#S256"],
+        thumbprint(&cred)
+    );
+    // From 127.0.0.2 (untrusted): ignored, so no certificate.
+    let untrusted = tessera_testkit::https_client_from("127.0.0.2".parse().unwrap());
+    let r = send(untrusted, header.clone()).await;
+    assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"), "{:?}", r.body);
+    // Malformed values from the trusted peer: 401, never 5xx.
+    for bad in ["garbage", ":!!!:", ":AAAA:", &format!("{}:", &header[..41])] {
+        let r = send(app.client.clone(), bad.to_owned()).await;
+        assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"), "{bad}");
+    }
+}
+
 backend_tests!(
+    proxy_header_is_honoured_from_trusted_peers_only,
     tls_client_auth_by_subject_dn_and_each_san,
     untrusted_or_invalid_certificates_are_invalid_client,
     self_signed_certificates_match_exactly,
