@@ -147,7 +147,17 @@ mod tests {
         let rfc = format!(":{}:", STANDARD.encode(&der));
         assert_eq!(settings("rfc9440").decode(&rfc).unwrap(), der);
         let pem = String::from_utf8(c.to_pem().unwrap()).unwrap();
-        let escaped: String = form_urlencoded::byte_serialize(pem.as_bytes()).collect();
+        // As nginx's $ssl_client_escaped_cert: every reserved byte %-escaped.
+        let escaped: String = pem
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
         assert_eq!(settings("pem-urlencoded").decode(&escaped).unwrap(), der);
         assert!(settings("rfc9440").decode(&escaped).is_err());
         assert!(settings("pem-urlencoded").decode(&rfc).is_err());
