@@ -5,13 +5,15 @@ use crate::config::Config;
 use crate::master_key::{create_key_file, write_private_file};
 use crate::service::{ServiceError, Services};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64::Engine as _;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tessera_store::AuditEntry;
 
 pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_CLIENT: &str = "demo-client";
+pub const DEMO_MTLS_CLIENT: &str = "demo-mtls";
+pub const DEMO_SELF_SIGNED_CLIENT: &str = "demo-self-signed";
 
 /// Paths the demo keeps its state in, relative to the working directory.
 pub struct DemoPaths {
@@ -72,6 +74,12 @@ pub fn prepare_config(mut config: Config, paths: &DemoPaths) -> Result<(Config, 
         config.http.tls_cert = Some(certs.server_cert.clone());
         config.http.tls_key = Some(certs.server_key.clone());
     }
+    if config.mtls.is_none() {
+        config.mtls = Some(crate::config::MtlsConfig {
+            listen: "127.0.0.1:8444".into(),
+            public_url: "https://127.0.0.1:8444".into(),
+        });
+    }
     let bootstrap = match &config.admin.bootstrap_token {
         Some(t) => t.clone(),
         None => {
@@ -83,14 +91,17 @@ pub fn prepare_config(mut config: Config, paths: &DemoPaths) -> Result<(Config, 
     Ok((config, certs.ca_cert, bootstrap))
 }
 
-/// Creates the demo tenant and client unless they exist. The client's secret
-/// is kept in `data/demo-client.secret` (demo only!) so each start can print
-/// a working command.
+/// Creates the demo tenant and its clients unless they exist: one with a
+/// secret (kept in `data/demo-client.secret`, demo only!, so each start can
+/// print a working command), one `tls_client_auth` client with bound tokens
+/// (certificate from the development CA, which the tenant trusts), one
+/// `self_signed_tls_client_auth` client.
 pub fn seed(services: &Services, paths: &DemoPaths) -> Result<(String, String), ServiceError> {
     let audit = AuditEntry::new("demo", Some("local"));
     if services.store.get_tenant(DEMO_TENANT)?.is_none() {
         services.create_tenant(&json!({"id": DEMO_TENANT, "display_name": "Demo tenant"}), &audit)?;
     }
+    seed_mtls_clients(services, paths, &audit)?;
     let secret_file = paths.data.join("demo-client.secret");
     let exists = services.store.get_client(DEMO_TENANT, DEMO_CLIENT)?.is_some();
     let secret = match (exists, secret_file.exists()) {
@@ -122,6 +133,57 @@ pub fn seed(services: &Services, paths: &DemoPaths) -> Result<(String, String), 
     Ok((DEMO_CLIENT.to_owned(), secret))
 }
 
+fn seed_mtls_clients(services: &Services, paths: &DemoPaths, audit: &AuditEntry) -> Result<(), ServiceError> {
+    let certs = crate::devcerts::DevCerts::in_dir(&paths.certs);
+    let clients = crate::devcerts::ensure_demo_clients(&paths.certs, &certs).map_err(ServiceError::Invalid)?;
+    if services.list_trust_anchors(DEMO_TENANT)?.is_empty() {
+        let ca = std::fs::read_to_string(&certs.ca_cert).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        services.add_trust_anchor(DEMO_TENANT, &json!({"pem": ca}), audit)?;
+    }
+    if services.store.get_client(DEMO_TENANT, DEMO_MTLS_CLIENT)?.is_none() {
+        services.create_client(
+            DEMO_TENANT,
+            &json!({
+                "client_id": DEMO_MTLS_CLIENT,
+                "client_name": "Demo client (tls_client_auth, bound tokens)",
+                "token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_auth_subject_dn": crate::devcerts::DEMO_MTLS_SUBJECT,
+                "tls_client_certificate_bound_access_tokens": true,
+                "scope": "demo:read",
+            }),
+            audit,
+        )?;
+    }
+    if services
+        .store
+        .get_client(DEMO_TENANT, DEMO_SELF_SIGNED_CLIENT)?
+        .is_none()
+    {
+        let pem = std::fs::read(&clients.self_signed_cert).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let cert = openssl::x509::X509::from_pem(&pem).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let der = cert.to_der().map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let key_pem = std::fs::read(&clients.self_signed_key).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let jwk = josekit::jws::ES256
+            .key_pair_from_pem(&key_pem)
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let mut jwk: serde_json::Value = serde_json::to_value(josekit::jwk::KeyPair::to_jwk_public_key(&jwk).as_ref())
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        jwk["x5c"] = json!([base64::engine::general_purpose::STANDARD.encode(der)]);
+        services.create_client(
+            DEMO_TENANT,
+            &json!({
+                "client_id": DEMO_SELF_SIGNED_CLIENT,
+                "client_name": "Demo client (self_signed_tls_client_auth)",
+                "token_endpoint_auth_method": "self_signed_tls_client_auth",
+                "jwks": {"keys": [jwk]},
+                "scope": "demo:read",
+            }),
+            audit,
+        )?;
+    }
+    Ok(())
+}
+
 /// The ready-to-paste commands printed at start.
 pub fn banner(config: &Config, info: &DemoInfo) -> String {
     let issuer = format!("{}/t/{DEMO_TENANT}", config.public_base());
@@ -136,6 +198,10 @@ pub fn banner(config: &Config, info: &DemoInfo) -> String {
          curl --cacert {ca} -u {id}:{secret} -d grant_type=client_credentials {issuer}/oauth2/token\n\n\
          The same client with client_secret_post:\n\n  \
          curl --cacert {ca} -d grant_type=client_credentials -d client_id={id} -d client_secret={secret} {issuer}/oauth2/token\n\n\
+         mutual TLS (tls_client_auth, certificate-bound token) on the mTLS listener:\n\n  \
+         curl --cacert {ca} --cert certs/demo-mtls.pem --key certs/demo-mtls.key -d grant_type=client_credentials -d client_id={mtls_id} {mtls_issuer}/oauth2/token\n\n\
+         mutual TLS with a self-signed certificate (self_signed_tls_client_auth):\n\n  \
+         curl --cacert {ca} --cert certs/demo-self-signed.pem --key certs/demo-self-signed.key -d grant_type=client_credentials -d client_id={ss_id} {mtls_issuer}/oauth2/token\n\n\
          Admin API (bootstrap token, kept in data/bootstrap.token):\n\n  \
          curl --cacert {ca} -H 'Authorization: Bearer {bootstrap}' {base}/admin/v1/tenants\n\n\
          Data is kept under ./data and ./certs; delete them to start over.\n",
@@ -143,5 +209,11 @@ pub fn banner(config: &Config, info: &DemoInfo) -> String {
         secret = info.client_secret,
         bootstrap = info.bootstrap_token,
         base = config.public_base(),
+        mtls_id = DEMO_MTLS_CLIENT,
+        ss_id = DEMO_SELF_SIGNED_CLIENT,
+        mtls_issuer = format!(
+            "{}/t/{DEMO_TENANT}",
+            config.mtls.as_ref().map(|m| m.public_url.trim_end_matches('/')).unwrap_or(config.public_base())
+        ),
     )
 }

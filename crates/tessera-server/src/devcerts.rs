@@ -48,6 +48,7 @@ fn new_key() -> Result<PKey<Private>, String> {
     PKey::from_ec_key(EcKey::generate(&group).map_err(e)?).map_err(e)
 }
 
+/// `CN=<cn>, O=Tessera development` (RFC 4514 order).
 fn name(cn: &str) -> Result<X509Name, String> {
     let mut b = X509Name::builder().map_err(e)?;
     b.append_entry_by_nid(Nid::ORGANIZATIONNAME, "Tessera development")
@@ -185,4 +186,78 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Client certificates for the demo's mutual-TLS clients.
+#[derive(Debug, Clone)]
+pub struct DemoClientCerts {
+    /// Issued by the development CA; subject `CN=demo-mtls-client,O=Tessera development`.
+    pub mtls_cert: PathBuf,
+    pub mtls_key: PathBuf,
+    /// Self-signed; registered by its `x5c`.
+    pub self_signed_cert: PathBuf,
+    pub self_signed_key: PathBuf,
+}
+
+/// The subject DN the demo registers for its `tls_client_auth` client.
+pub const DEMO_MTLS_SUBJECT: &str = "CN=demo-mtls-client,O=Tessera development";
+
+fn client_certificate(cn: &str, issuer: Option<(&X509, &PKey<Private>)>) -> Result<(X509, PKey<Private>), String> {
+    let key = new_key()?;
+    let subject = name(cn)?;
+    let mut b = X509::builder().map_err(e)?;
+    b.set_version(2).map_err(e)?;
+    let s = serial()?;
+    b.set_serial_number(&s).map_err(e)?;
+    b.set_subject_name(&subject).map_err(e)?;
+    match issuer {
+        Some((cert, _)) => b.set_issuer_name(cert.subject_name()).map_err(e)?,
+        None => b.set_issuer_name(&subject).map_err(e)?,
+    }
+    b.set_pubkey(&key).map_err(e)?;
+    let from = Asn1Time::days_from_now(0).map_err(e)?;
+    b.set_not_before(&from).map_err(e)?;
+    let to = Asn1Time::days_from_now(397).map_err(e)?;
+    b.set_not_after(&to).map_err(e)?;
+    b.append_extension(BasicConstraints::new().critical().build().map_err(e)?)
+        .map_err(e)?;
+    b.append_extension(KeyUsage::new().critical().digital_signature().build().map_err(e)?)
+        .map_err(e)?;
+    b.append_extension(ExtendedKeyUsage::new().client_auth().build().map_err(e)?)
+        .map_err(e)?;
+    let signer = issuer.map(|(_, k)| k).unwrap_or(&key);
+    b.sign(signer, MessageDigest::sha256()).map_err(e)?;
+    Ok((b.build(), key))
+}
+
+/// Creates the demo's client certificates in `dir` when missing: one
+/// issued by the development CA, one self-signed.
+pub fn ensure_demo_clients(dir: &Path, ca: &DevCerts) -> Result<DemoClientCerts, String> {
+    let paths = DemoClientCerts {
+        mtls_cert: dir.join("demo-mtls.pem"),
+        mtls_key: dir.join("demo-mtls.key"),
+        self_signed_cert: dir.join("demo-self-signed.pem"),
+        self_signed_key: dir.join("demo-self-signed.key"),
+    };
+    let write = |cert: &X509, key: &PKey<Private>, cert_path: &Path, key_path: &Path| -> Result<(), String> {
+        for p in [cert_path, key_path] {
+            if p.exists() {
+                std::fs::remove_file(p).map_err(|err| format!("{}: {err}", p.display()))?;
+            }
+        }
+        std::fs::write(cert_path, cert.to_pem().map_err(e)?)
+            .map_err(|err| format!("{}: {err}", cert_path.display()))?;
+        write_private_file(key_path, &key.private_key_to_pem_pkcs8().map_err(e)?)
+    };
+    if !(paths.mtls_cert.exists() && paths.mtls_key.exists()) {
+        let ca_cert = X509::from_pem(&std::fs::read(&ca.ca_cert).map_err(e)?).map_err(e)?;
+        let ca_key = PKey::private_key_from_pem(&std::fs::read(&ca.ca_key).map_err(e)?).map_err(e)?;
+        let (cert, key) = client_certificate("demo-mtls-client", Some((&ca_cert, &ca_key)))?;
+        write(&cert, &key, &paths.mtls_cert, &paths.mtls_key)?;
+    }
+    if !(paths.self_signed_cert.exists() && paths.self_signed_key.exists()) {
+        let (cert, key) = client_certificate("demo-self-signed-client", None)?;
+        write(&cert, &key, &paths.self_signed_cert, &paths.self_signed_key)?;
+    }
+    Ok(paths)
 }

@@ -239,6 +239,8 @@ fn start_demo(dir: &Path, port: u16) -> (Child, String) {
         .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("TESSERA_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
         .env("TESSERA_HTTP_SHUTDOWN_TIMEOUT_SECS", "3")
+        .env("TESSERA_MTLS_LISTEN", format!("127.0.0.1:{}", port + 1))
+        .env("TESSERA_MTLS_PUBLIC_URL", format!("https://127.0.0.1:{}", port + 1))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -291,6 +293,31 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert!(body["access_token"].as_str().unwrap().starts_with("ey"));
+    // The demo's mTLS clients, with curl and the printed files.
+    for (client, cert) in [("demo-mtls", "demo-mtls"), ("demo-self-signed", "demo-self-signed")] {
+        let out = Command::new("curl")
+            .current_dir(&dir)
+            .args([
+                "-s",
+                "--cacert",
+                "certs/ca.pem",
+                "--cert",
+                &format!("certs/{cert}.pem"),
+                "--key",
+                &format!("certs/{cert}.key"),
+            ])
+            .args([
+                "-d",
+                "grant_type=client_credentials",
+                "-d",
+                &format!("client_id={client}"),
+            ])
+            .arg(format!("https://127.0.0.1:{}/t/demo/oauth2/token", port + 1))
+            .output()
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(answer["access_token"].is_string(), "{client}: {answer}");
+    }
     sigterm(&child);
     assert!(wait_exit(&mut child).success());
 

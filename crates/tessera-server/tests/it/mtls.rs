@@ -470,6 +470,44 @@ async fn proxy_header_is_honoured_from_trusted_peers_only(backend: Backend) {
     }
 }
 
+/// A real third-party client, curl, gets a bound token over mTLS.
+#[actix_web::test]
+async fn curl_gets_a_bound_token() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.create_tenant("acme", json!({})).await;
+    let ca = pki::ca("Acme Partners CA");
+    add_anchor(&app, "acme", &ca).await;
+    let cred = pki::client_cert(
+        &ca,
+        &CertSpec {
+            uris: &["spiffe://acme/curl"],
+            ..CertSpec::default()
+        },
+    );
+    let mut meta = tls("tls_client_auth_san_uri", "spiffe://acme/curl");
+    meta["tls_client_certificate_bound_access_tokens"] = json!(true);
+    register(&app, "acme", "curl", meta).await;
+    let dir = tessera_testkit::temp_dir("curl");
+    std::fs::write(dir.join("c.pem"), cred.cert_pem()).unwrap();
+    std::fs::write(dir.join("c.key"), cred.key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let ca_file = tessera_testkit::test_certs().ca_cert.display().to_string();
+    let url = format!("{}/t/acme/oauth2/token", app.mtls_url);
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .current_dir(&dir)
+            .args(["-s", "--cacert", &ca_file, "--cert", "c.pem", "--key", "c.key"])
+            .args(["-d", "grant_type=client_credentials", "-d", "client_id=curl", &url])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let answer: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
+    let claims = jwt_part(answer["access_token"].as_str().unwrap(), 1);
+    assert_eq!(claims["cnf"]["x5t#S256"], thumbprint(&cred));
+}
+
 backend_tests!(
     proxy_header_is_honoured_from_trusted_peers_only,
     tls_client_auth_by_subject_dn_and_each_san,
