@@ -9,7 +9,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use openssl::stack::Stack;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
-use openssl::x509::{X509PurposeId, X509StoreContext, X509};
+use openssl::x509::{CrlStatus, X509Crl, X509PurposeId, X509StoreContext, X509};
 use serde_json::Value;
 use std::net::IpAddr;
 use tessera_core::OAuthError;
@@ -28,12 +28,25 @@ pub fn thumbprint_s256(der: &[u8]) -> String {
 pub struct TrustAnchors {
     store: X509Store,
     count: usize,
+    /// CRLs registered with the anchors (each checked against its CA at registration).
+    crls: Vec<X509Crl>,
 }
 
 impl std::fmt::Debug for TrustAnchors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustAnchors").field("count", &self.count).finish()
     }
+}
+
+/// A CRL to keep with an anchor: PEM, signed by that anchor.
+pub fn check_crl(anchor_pem: &str, crl_pem: &str) -> Result<(), String> {
+    let anchor = X509::from_pem(anchor_pem.as_bytes()).map_err(|_| "the anchor is not a PEM certificate".to_owned())?;
+    let crl = X509Crl::from_pem(crl_pem.as_bytes()).map_err(|_| "not a PEM CRL".to_owned())?;
+    let key = anchor.public_key().map_err(|e| e.to_string())?;
+    if !crl.verify(&key).unwrap_or(false) {
+        return Err("the CRL is not signed by this anchor".into());
+    }
+    Ok(())
 }
 
 /// A CA certificate to trust, checked: one PEM certificate with
@@ -52,13 +65,18 @@ pub fn check_anchor(pem: &str) -> Result<(String, i64), String> {
 }
 
 impl TrustAnchors {
-    pub fn build(pems: &[&str]) -> Result<Self, String> {
+    /// From the anchors' PEM certificates and their optional PEM CRLs.
+    pub fn build(anchors: &[(&str, Option<&str>)]) -> Result<Self, String> {
         let mut builder = X509StoreBuilder::new().map_err(|e| e.to_string())?;
         let mut count = 0;
-        for pem in pems {
+        let mut crls = Vec::new();
+        for (pem, crl) in anchors {
             for cert in X509::stack_from_pem(pem.as_bytes()).map_err(|e| e.to_string())? {
                 builder.add_cert(cert).map_err(|e| e.to_string())?;
                 count += 1;
+            }
+            if let Some(crl) = crl {
+                crls.push(X509Crl::from_pem(crl.as_bytes()).map_err(|e| e.to_string())?);
             }
         }
         builder
@@ -67,6 +85,18 @@ impl TrustAnchors {
         Ok(Self {
             store: builder.build(),
             count,
+            crls,
+        })
+    }
+
+    /// Is any certificate of the chain listed in a CRL of its issuer?
+    fn revoked(&self, chain: &[X509]) -> bool {
+        chain.iter().any(|cert| {
+            let issuer = cert.issuer_name().to_der().unwrap_or_default();
+            self.crls.iter().any(|crl| {
+                crl.issuer_name().to_der().unwrap_or_default() == issuer
+                    && matches!(crl.get_by_cert(cert), CrlStatus::Revoked(_))
+            })
         })
     }
 
@@ -92,7 +122,14 @@ impl TrustAnchors {
             })
             .map_err(|e| refuse(e.to_string()))?;
         match outcome {
-            (true, _) => Ok(()),
+            (true, _) => {
+                let mut all = vec![leaf];
+                all.extend(intermediates);
+                if self.revoked(&all) {
+                    return Err(refuse("the certificate is revoked".into()));
+                }
+                Ok(())
+            }
             (false, err) => Err(refuse(err.error_string().to_owned())),
         }
     }

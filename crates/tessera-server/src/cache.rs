@@ -139,8 +139,12 @@ impl TenantSnapshot {
             })
             .collect();
         let keys = TenantKeys::load(&rows.tenant.id, &stored, &services.master, now_secs())?;
-        let pems: Vec<&str> = rows.trust_anchors.iter().map(|a| a.pem.as_str()).collect();
-        let trust_anchors = TrustAnchors::build(&pems).map_err(corrupt)?;
+        let anchors: Vec<(&str, Option<&str>)> = rows
+            .trust_anchors
+            .iter()
+            .map(|a| (a.pem.as_str(), a.crl_pem.as_deref()))
+            .collect();
+        let trust_anchors = TrustAnchors::build(&anchors).map_err(corrupt)?;
         let metadata_json = metadata_document(&issuer, &settings, services.mtls_base()).to_string();
         Ok(Self {
             id: rows.tenant.id,

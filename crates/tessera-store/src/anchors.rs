@@ -32,6 +32,39 @@ impl Store {
             .load(&mut conn)?)
     }
 
+    /// Replaces (or removes) the CRL kept with an anchor.
+    pub fn set_trust_anchor_crl(
+        &self,
+        tenant: &str,
+        id: &str,
+        crl_pem: Option<&str>,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.tx(|conn| {
+            let n = diesel::update(
+                trust_anchors::table
+                    .filter(trust_anchors::tenant_id.eq(tenant))
+                    .filter(trust_anchors::id.eq(id)),
+            )
+            .set(trust_anchors::crl_pem.eq(crl_pem))
+            .execute(conn)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            record_change(conn, audit, now)
+        })
+    }
+
+    pub fn get_trust_anchor(&self, tenant: &str, id: &str) -> Result<Option<TrustAnchorRow>, StoreError> {
+        let mut conn = self.conn()?;
+        Ok(trust_anchors::table
+            .filter(trust_anchors::tenant_id.eq(tenant))
+            .filter(trust_anchors::id.eq(id))
+            .first(&mut conn)
+            .optional()?)
+    }
+
     pub fn delete_trust_anchor(&self, tenant: &str, id: &str, audit: &AuditEntry, now: i64) -> Result<(), StoreError> {
         self.tx(|conn| {
             let n = diesel::delete(

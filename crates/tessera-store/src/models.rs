@@ -62,6 +62,7 @@ pub struct TrustAnchorRow {
     pub pem: String,
     pub subject: String,
     pub not_after: i64,
+    pub crl_pem: Option<String>,
     pub created_at: i64,
 }
 

@@ -50,6 +50,7 @@ diesel::table! {
         pem -> Text,
         subject -> Text,
         not_after -> BigInt,
+        crl_pem -> Nullable<Text>,
         created_at -> BigInt,
     }
 }

@@ -8,7 +8,9 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName};
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
+};
 use openssl::x509::{X509Name, X509};
 
 /// A key and certificate.
@@ -192,4 +194,35 @@ pub fn x5c_jwk(cred: &Credential) -> serde_json::Value {
         "kty": "EC", "crv": "P-256", "x": b64(&x), "y": b64(&y), "use": "sig",
         "x5c": [base64::engine::general_purpose::STANDARD.encode(cred.der())]
     })
+}
+
+/// A CRL issued by `ca` revoking `revoked` (PEM).
+pub fn crl(ca: &Credential, revoked: &[&Credential]) -> String {
+    use openssl::x509::{X509CrlBuilder, X509RevokedBuilder};
+    let mut b = X509CrlBuilder::new().unwrap();
+    b.set_issuer_name(ca.cert.subject_name()).unwrap();
+    b.set_last_update(&time(-1)).unwrap();
+    b.set_next_update(&time(7)).unwrap();
+    let tmp = X509::builder().unwrap();
+    let aki = AuthorityKeyIdentifier::new()
+        .issuer(true)
+        .build(&tmp.x509v3_context(Some(&ca.cert), None))
+        .unwrap();
+    b.append_extension(aki).unwrap();
+    // cRLNumber (2.5.29.20) = INTEGER 1.
+    let number = openssl::x509::X509Extension::new_from_der(
+        &openssl::asn1::Asn1Object::from_str("2.5.29.20").unwrap(),
+        false,
+        &openssl::asn1::Asn1OctetString::new_from_bytes(&[0x02, 0x01, 0x01]).unwrap(),
+    )
+    .unwrap();
+    b.append_extension(number).unwrap();
+    for cred in revoked {
+        let mut r = X509RevokedBuilder::new().unwrap();
+        r.set_serial_number(cred.cert.serial_number()).unwrap();
+        r.set_revocation_date(&time(0)).unwrap();
+        b.add_revoked(r.build()).unwrap();
+    }
+    b.sign(&ca.key, MessageDigest::sha256()).unwrap();
+    String::from_utf8(b.build().unwrap().to_pem().unwrap()).unwrap()
 }

@@ -5,6 +5,7 @@ CREATE TABLE trust_anchors (
     pem        TEXT NOT NULL,
     subject    TEXT NOT NULL,
     not_after  BIGINT NOT NULL,
+    crl_pem    TEXT,                       -- optional CRL issued by this CA
     created_at BIGINT NOT NULL
 );
 CREATE INDEX trust_anchors_by_tenant ON trust_anchors (tenant_id);

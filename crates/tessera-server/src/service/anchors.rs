@@ -15,7 +15,21 @@ fn view(row: &TrustAnchorRow) -> Value {
         "not_after": row.not_after,
         "created_at": row.created_at,
         "pem": row.pem,
+        "crl_pem": row.crl_pem,
     })
+}
+
+/// `crl_pem`: absent or null (none), or a PEM CRL signed by the anchor.
+fn crl_field(body: &Value, anchor_pem: &str) -> Result<Option<String>, ServiceError> {
+    match body.get("crl_pem") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(crl)) if crl.len() <= 1024 * 1024 => {
+            tessera_clientauth::mtls::check_crl(anchor_pem, crl)
+                .map_err(|e| ServiceError::Invalid(format!("crl_pem: {e}")))?;
+            Ok(Some(crl.trim().to_owned()))
+        }
+        Some(_) => Err(ServiceError::Invalid("crl_pem: a PEM CRL of at most 1 MiB".into())),
+    }
 }
 
 impl Services {
@@ -37,6 +51,7 @@ impl Services {
         }
         let (subject, not_after) =
             tessera_clientauth::mtls::check_anchor(pem).map_err(|e| ServiceError::Invalid(format!("pem: {e}")))?;
+        let crl_pem = crl_field(body, pem)?;
         if self.store.list_trust_anchors(tenant)?.len() >= MAX_ANCHORS {
             return Err(ServiceError::Invalid(format!(
                 "pem: at most {MAX_ANCHORS} trust anchors per tenant"
@@ -50,6 +65,7 @@ impl Services {
             pem: pem.trim().to_owned(),
             subject,
             not_after,
+            crl_pem,
             created_at: now_secs(),
         };
         let entry = audit
@@ -60,6 +76,33 @@ impl Services {
             Err(StoreError::NotFound) => Err(ServiceError::NotFound("tenant")),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// `PATCH {"crl_pem": ...}`: replaces the anchor's CRL (null removes it).
+    pub fn set_trust_anchor_crl(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &Value,
+        audit: &AuditEntry,
+    ) -> Result<Value, ServiceError> {
+        super::tenant_must_parse(tenant)?;
+        let anchor = self
+            .store
+            .get_trust_anchor(tenant, id)?
+            .ok_or(ServiceError::NotFound("trust anchor"))?;
+        if body.as_object().is_none_or(|o| o.keys().any(|k| k != "crl_pem")) {
+            return Err(ServiceError::Invalid("body: only crl_pem can be changed".into()));
+        }
+        let crl = crl_field(body, &anchor.pem)?;
+        let entry = audit.action("trust_anchor.crl", tenant, Some(id));
+        self.store
+            .set_trust_anchor_crl(tenant, id, crl.as_deref(), &entry, now_secs())?;
+        let row = self
+            .store
+            .get_trust_anchor(tenant, id)?
+            .ok_or(ServiceError::NotFound("trust anchor"))?;
+        Ok(view(&row))
     }
 
     pub fn delete_trust_anchor(&self, tenant: &str, id: &str, audit: &AuditEntry) -> Result<(), ServiceError> {

@@ -508,7 +508,75 @@ async fn curl_gets_a_bound_token() {
     assert_eq!(claims["cnf"]["x5t#S256"], thumbprint(&cred));
 }
 
+async fn revoked_certificates_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.create_tenant("acme", json!({})).await;
+    let ca = pki::ca("Acme Partners CA");
+    let anchor = add_anchor(&app, "acme", &ca).await;
+    let id = anchor["id"].as_str().unwrap();
+    let revoked = pki::client_cert(
+        &ca,
+        &CertSpec {
+            dns: &["p.example"],
+            ..CertSpec::default()
+        },
+    );
+    let fine = pki::client_cert(
+        &ca,
+        &CertSpec {
+            dns: &["p.example"],
+            ..CertSpec::default()
+        },
+    );
+    register(&app, "acme", "p1", tls("tls_client_auth_san_dns", "p.example")).await;
+    assert_eq!(
+        app.token_mtls(&revoked.client(&[]), "acme", &[CC, ("client_id", "p1")])
+            .await
+            .status,
+        200
+    );
+    // A CRL that some other CA signed is refused.
+    let other = pki::ca("Other CA");
+    let path = format!("/tenants/acme/trust-anchors/{id}");
+    let r = app
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"crl_pem": pki::crl(&other, &[&revoked])})),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.error()), (400, "invalid_request"));
+    let r = app
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"crl_pem": pki::crl(&ca, &[&revoked])})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .token_mtls(&revoked.client(&[]), "acme", &[CC, ("client_id", "p1")])
+        .await;
+    assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
+    assert!(r.body["error_description"].as_str().unwrap().contains("revoked"));
+    assert_eq!(
+        app.token_mtls(&fine.client(&[]), "acme", &[CC, ("client_id", "p1")])
+            .await
+            .status,
+        200
+    );
+    // Removing the CRL lifts the revocation.
+    app.admin(Method::PATCH, &path, Some(json!({"crl_pem": null}))).await;
+    assert_eq!(
+        app.token_mtls(&revoked.client(&[]), "acme", &[CC, ("client_id", "p1")])
+            .await
+            .status,
+        200
+    );
+}
+
 backend_tests!(
+    revoked_certificates_are_refused,
     proxy_header_is_honoured_from_trusted_peers_only,
     tls_client_auth_by_subject_dn_and_each_san,
     untrusted_or_invalid_certificates_are_invalid_client,

@@ -308,3 +308,19 @@ pub async fn delete_trust_anchor(req: HttpRequest, path: ClientPath, state: web:
     change(&req, &p, &state, &t, move |s, a| s.delete_trust_anchor(&t2, &id, a)).await?;
     Ok(no_content())
 }
+
+pub async fn set_trust_anchor_crl(
+    req: HttpRequest,
+    path: ClientPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Reply {
+    let (t, id) = path.into_inner();
+    let p = caller_for(&req, &state, &t).await?;
+    let body = json_body(&req, payload, false).await?;
+    let t2 = t.clone();
+    Ok(ok(change(&req, &p, &state, &t, move |s, a| {
+        s.set_trust_anchor_crl(&t2, &id, &body, a)
+    })
+    .await?))
+}

@@ -24,5 +24,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tenants/{t}/audit", web::get().to(list_audit))
         .route("/tenants/{t}/trust-anchors", web::get().to(list_trust_anchors))
         .route("/tenants/{t}/trust-anchors", web::post().to(add_trust_anchor))
-        .route("/tenants/{t}/trust-anchors/{id}", web::delete().to(delete_trust_anchor));
+        .route("/tenants/{t}/trust-anchors/{id}", web::delete().to(delete_trust_anchor))
+        .route("/tenants/{t}/trust-anchors/{id}", web::patch().to(set_trust_anchor_crl));
 }
