@@ -112,6 +112,10 @@ fn build(spec: &CertSpec<'_>, issuer: Option<&Credential>, ca: bool) -> Credenti
             .unwrap();
         b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().unwrap())
             .unwrap();
+        let ski = SubjectKeyIdentifier::new()
+            .build(&b.x509v3_context(None, None))
+            .unwrap();
+        b.append_extension(ski).unwrap();
     } else {
         b.append_extension(BasicConstraints::new().build().unwrap()).unwrap();
         b.append_extension(KeyUsage::new().critical().digital_signature().build().unwrap())
