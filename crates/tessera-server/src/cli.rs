@@ -50,6 +50,9 @@ pub enum Command {
     /// Manage a tenant's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the CA certificates a tenant trusts for tls_client_auth.
+    #[command(subcommand)]
+    TrustAnchor(TrustAnchorCommand),
     /// Create a development CA and a server certificate for localhost.
     DevCerts {
         /// Where to write ca.pem, ca.key, server.pem and server.key.
@@ -118,7 +121,9 @@ pub struct ClientCreate {
     #[arg(long)]
     pub name: Option<String>,
     /// token_endpoint_auth_method: client_secret_basic, client_secret_post,
-    /// client_secret_jwt or private_key_jwt.
+    /// client_secret_jwt, private_key_jwt, tls_client_auth or
+    /// self_signed_tls_client_auth (for the last two, give the name or the
+    /// certificate with --metadata, e.g. '{"tls_client_auth_san_dns": "..."}').
     #[arg(long, default_value = "client_secret_basic")]
     pub auth: String,
     /// private_key_jwt: a file holding the client's public JWK Set
@@ -147,6 +152,36 @@ pub enum KeysCommand {
     /// Rotate: the published next key starts signing, the current key stays
     /// published until its tokens expire, a new next key is published.
     Rotate { tenant: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustAnchorCommand {
+    /// Trust a CA certificate (PEM) for the tenant's tls_client_auth clients.
+    Add {
+        tenant: String,
+        #[arg(long, value_name = "FILE")]
+        pem_file: PathBuf,
+        /// A CRL (PEM) issued by that CA: certificates it lists are refused.
+        #[arg(long, value_name = "FILE")]
+        crl_file: Option<PathBuf>,
+    },
+    /// List the tenant's trust anchors.
+    List { tenant: String },
+    /// Replace an anchor's CRL (or remove it with --remove).
+    SetCrl {
+        tenant: String,
+        id: String,
+        #[arg(long, value_name = "FILE", required_unless_present = "remove")]
+        crl_file: Option<PathBuf>,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Stop trusting a CA.
+    Delete { tenant: String, id: String },
+}
+
+fn read_text(flag: &str, path: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("{flag} {}: {e}", path.display())))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +306,37 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
             )?;
             print(&rotated.to_json());
             eprintln!("The client_secret above is shown only once: store it now.");
+        }
+        Command::TrustAnchor(TrustAnchorCommand::Add {
+            tenant,
+            pem_file,
+            crl_file,
+        }) => {
+            let mut body = json!({"pem": read_text("--pem-file", &pem_file)?});
+            if let Some(crl) = crl_file {
+                body["crl_pem"] = Value::String(read_text("--crl-file", &crl)?);
+            }
+            print(&services.add_trust_anchor(&tenant, &body, &audit)?);
+        }
+        Command::TrustAnchor(TrustAnchorCommand::List { tenant }) => {
+            print(&Value::Array(services.list_trust_anchors(&tenant)?))
+        }
+        Command::TrustAnchor(TrustAnchorCommand::SetCrl {
+            tenant,
+            id,
+            crl_file,
+            remove,
+        }) => {
+            let crl = match (crl_file, remove) {
+                (_, true) => Value::Null,
+                (Some(path), false) => Value::String(read_text("--crl-file", &path)?),
+                (None, false) => return Err(CliError::Usage("give --crl-file or --remove".into())),
+            };
+            print(&services.set_trust_anchor_crl(&tenant, &id, &json!({"crl_pem": crl}), &audit)?);
+        }
+        Command::TrustAnchor(TrustAnchorCommand::Delete { tenant, id }) => {
+            services.delete_trust_anchor(&tenant, &id, &audit)?;
+            println!("deleted trust anchor {id} of tenant {tenant}");
         }
         Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
         Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),

@@ -192,6 +192,37 @@ async fn cli_manages_tenants_clients_and_keys(backend: Backend) {
     }
     assert!(rotated, "server did not pick up the CLI's key rotation");
 
+    // Trust anchors from the CLI.
+    let ca = tessera_testkit::pki::ca("CLI CA");
+    std::fs::write(dir.join("ca.pem"), ca.cert_pem()).unwrap();
+    let anchor = json_out(&run(cli_with_db(&dir, &db).args([
+        "trust-anchor",
+        "add",
+        "acme",
+        "--pem-file",
+        "ca.pem",
+    ])));
+    let anchor_id = anchor["id"].as_str().unwrap().to_owned();
+    std::fs::write(dir.join("crl.pem"), tessera_testkit::pki::crl(&ca, &[])).unwrap();
+    let with_crl = json_out(&run(cli_with_db(&dir, &db).args([
+        "trust-anchor",
+        "set-crl",
+        "acme",
+        &anchor_id,
+        "--crl-file",
+        "crl.pem",
+    ])));
+    assert!(with_crl["crl_pem"].is_string());
+    let anchors = json_out(&run(cli_with_db(&dir, &db).args(["trust-anchor", "list", "acme"])));
+    assert_eq!(anchors.as_array().unwrap().len(), 1);
+    let o = run(cli_with_db(&dir, &db).args(["trust-anchor", "add", "acme", "--pem-file", "crl.pem"]));
+    assert!(!o.status.success() && stderr(&o).contains("pem"), "{}", stderr(&o));
+    assert!(
+        run(cli_with_db(&dir, &db).args(["trust-anchor", "delete", "acme", &anchor_id]))
+            .status
+            .success()
+    );
+
     // Disabled from the CLI: refused within the poll.
     json_out(&run(cli_with_db(&dir, &db).args(["client", "disable", "acme", "c1"])));
     let mut refused = false;
