@@ -192,7 +192,7 @@ pub fn verify_tls_client_auth(
     anchors: &TrustAnchors,
     chain: &[Vec<u8>],
     expected: &CertificateMatch,
-) -> Result<(), OAuthError> {
+) -> Result<i64, OAuthError> {
     if anchors.is_empty() {
         return Err(OAuthError::invalid_client(
             "the tenant has no trust anchors for tls_client_auth",
@@ -204,7 +204,10 @@ pub fn verify_tls_client_auth(
             "the client certificate does not carry the registered subject or SAN",
         ));
     }
-    Ok(())
+    let not_after = x509_parser::parse_x509_certificate(&chain[0])
+        .map(|(_, c)| c.validity().not_after.timestamp())
+        .unwrap_or(0);
+    Ok(not_after)
 }
 
 /// The certificates (DER) a JWK Set registers in `x5c`.

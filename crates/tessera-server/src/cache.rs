@@ -60,6 +60,11 @@ pub struct TenantSnapshot {
     pub keys: TenantKeys,
     /// CA certificates for `tls_client_auth`, as a ready OpenSSL store.
     pub trust_anchors: TrustAnchors,
+    /// Successful `tls_client_auth` checks: SHA-256(client id, chain) →
+    /// until when. Chain validation costs far more than the rest of a token
+    /// request; the entries go with the snapshot whenever the tenant's
+    /// anchors, CRLs or clients change.
+    pub verified_certificates: std::sync::Mutex<HashMap<[u8; 32], i64>>,
     /// RFC 8414 document, serialized once.
     pub metadata_json: String,
 }
@@ -154,6 +159,7 @@ impl TenantSnapshot {
             clients,
             keys,
             trust_anchors,
+            verified_certificates: std::sync::Mutex::new(HashMap::new()),
             metadata_json,
         })
     }

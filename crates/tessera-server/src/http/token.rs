@@ -270,7 +270,22 @@ async fn verify_certificate(
                 .cert_match
                 .as_ref()
                 .ok_or_else(|| OAuthError::invalid_client("the client has no usable certificate name"))?;
-            mtls::verify_tls_client_auth(&snap.trust_anchors, chain, expected)
+            let key = verified_key(client_id, chain);
+            let now = now_secs();
+            let remembered = {
+                let map = snap.verified_certificates.lock().unwrap_or_else(|p| p.into_inner());
+                map.get(&key).is_some_and(|until| now < *until)
+            };
+            if remembered {
+                return Ok(());
+            }
+            let not_after = mtls::verify_tls_client_auth(&snap.trust_anchors, chain, expected)?;
+            let mut map = snap.verified_certificates.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= MAX_REMEMBERED_CERTIFICATES {
+                map.clear();
+            }
+            map.insert(key, not_after.min(now + REMEMBER_CERTIFICATE_SECS));
+            Ok(())
         }
         AuthMethod::SelfSignedTlsClientAuth => {
             if !client.x5c.is_empty() {
@@ -292,6 +307,21 @@ async fn verify_certificate(
         // Another method registered: a certificate alone proves nothing.
         _ => Err(OAuthError::invalid_client("client authentication failed")),
     }
+}
+
+/// How long a successful certificate check is remembered (at most; never
+/// past the certificate's expiry, never across a change to the tenant).
+const REMEMBER_CERTIFICATE_SECS: i64 = 300;
+const MAX_REMEMBERED_CERTIFICATES: usize = 10_000;
+
+fn verified_key(client_id: &ClientId, chain: &[Vec<u8>]) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(client_id.as_str().as_bytes());
+    for der in chain {
+        h.update(&(der.len() as u64).to_be_bytes());
+        h.update(der);
+    }
+    h.finish()
 }
 
 fn hex_sha256(s: &str) -> String {
