@@ -53,7 +53,8 @@ pub enum Command {
     /// Manage the CA certificates a tenant trusts for tls_client_auth.
     #[command(subcommand)]
     TrustAnchor(TrustAnchorCommand),
-    /// Create a development CA and a server certificate for localhost.
+    /// Create a development CA, a server certificate for localhost and
+    /// 127.0.0.1, and client certificates for the demo's mTLS clients.
     DevCerts {
         /// Where to write ca.pem, ca.key, server.pem and server.key.
         #[arg(long, default_value = "certs")]

@@ -26,6 +26,22 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { demo } => serve(config, demo),
         Command::DevCerts { dir, force } => {
             let (paths, created) = tessera_server::devcerts::ensure(&dir, force)?;
+            if force {
+                for f in [
+                    "demo-mtls.pem",
+                    "demo-mtls.key",
+                    "demo-self-signed.pem",
+                    "demo-self-signed.key",
+                ] {
+                    let _ = std::fs::remove_file(dir.join(f));
+                }
+            }
+            let clients = tessera_server::devcerts::ensure_demo_clients(&dir, &paths)?;
+            println!(
+                "client certificates: {} (issued by the development CA), {} (self-signed)",
+                clients.mtls_cert.display(),
+                clients.self_signed_cert.display()
+            );
             if created {
                 println!(
                     "created {}, {}, {}, {}",

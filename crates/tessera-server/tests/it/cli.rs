@@ -358,7 +358,14 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
     assert_eq!(token(&secret).await.status(), 200);
     sigterm(&child);
     wait_exit(&mut child);
-    for f in ["data/tessera.db", "data/master.key", "certs/ca.pem", "certs/server.key"] {
+    for f in [
+        "data/tessera.db",
+        "data/master.key",
+        "certs/ca.pem",
+        "certs/server.key",
+        "certs/demo-mtls.key",
+        "certs/demo-self-signed.pem",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     let _ = std::fs::remove_dir_all(&dir);

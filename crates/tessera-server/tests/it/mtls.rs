@@ -320,6 +320,37 @@ async fn bound_tokens_carry_the_certificate_thumbprint(backend: Backend) {
         jwt_part(r.body["access_token"].as_str().unwrap(), 1)["cnf"]["x5t#S256"],
         thumbprint(&any)
     );
+    // private_key_jwt over the mTLS listener, bound: the assertion's aud may be the alias.
+    let key = crate::assertions::partner_key("ES256", "k1");
+    register(
+        &app,
+        "acme",
+        "pk",
+        json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.jwk.clone()]},
+               "tls_client_certificate_bound_access_tokens": true}),
+    )
+    .await;
+    let alias = format!("{}/t/acme/oauth2/token", app.mtls_url);
+    let a = crate::assertions::assertion(key.signer.as_ref(), Some("k1"), "pk", &alias, json!({}));
+    let r = app
+        .token_mtls(
+            &any.client(&[]),
+            "acme",
+            &[
+                CC,
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", &a),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        jwt_part(r.body["access_token"].as_str().unwrap(), 1)["cnf"]["x5t#S256"],
+        thumbprint(&any)
+    );
     // Without a certificate: refused.
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!((r.status.as_u16(), r.error()), (401, "invalid_client"));
