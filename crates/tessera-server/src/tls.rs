@@ -21,7 +21,8 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+/// The server's certificate chain and key, from PEM files.
+fn load_identity(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let file_err = |p: &Path, m: String| TlsError::File {
         path: p.display().to_string(),
         message: m,
@@ -34,6 +35,11 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
         return Err(file_err(cert, "no certificate found".into()));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
+    Ok((certs, key))
+}
+
+pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+    let (certs, key) = load_identity(cert, key)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -98,15 +104,7 @@ impl rustls::server::danger::ClientCertVerifier for AcceptAnyClientCert {
 
 /// The mTLS listener: asks for (does not require) a client certificate.
 pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
-    let file_err = |p: &Path, m: String| TlsError::File {
-        path: p.display().to_string(),
-        message: m,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| file_err(cert, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(cert, e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
+    let (certs, key) = load_identity(cert, key)?;
     let provider = provider();
     let verifier = Arc::new(AcceptAnyClientCert {
         provider: provider.clone(),

@@ -33,6 +33,25 @@ fn tls(field: &str, value: &str) -> Value {
     json!({"token_endpoint_auth_method": "tls_client_auth", field: value})
 }
 
+/// Tenant `acme` trusting a fresh CA, and a bound tls_client_auth client
+/// `id` (SAN DNS p.example); answers the client's certificate.
+async fn bound_dns_client(app: &TestApp, id: &str) -> Credential {
+    app.create_tenant("acme", json!({})).await;
+    let ca = pki::ca("Acme Partners CA");
+    add_anchor(app, "acme", &ca).await;
+    let cred = pki::client_cert(
+        &ca,
+        &CertSpec {
+            dns: &["p.example"],
+            ..CertSpec::default()
+        },
+    );
+    let mut meta = tls("tls_client_auth_san_dns", "p.example");
+    meta["tls_client_certificate_bound_access_tokens"] = json!(true);
+    register(app, "acme", id, meta).await;
+    cred
+}
+
 fn thumbprint(cred: &Credential) -> String {
     tessera_clientauth::mtls::thumbprint_s256(&cred.der())
 }
@@ -277,19 +296,7 @@ async fn self_signed_certificates_match_exactly(backend: Backend) {
 
 async fn bound_tokens_carry_the_certificate_thumbprint(backend: Backend) {
     let app = TestApp::spawn(backend).await.unwrap();
-    app.create_tenant("acme", json!({})).await;
-    let ca = pki::ca("Acme Partners CA");
-    add_anchor(&app, "acme", &ca).await;
-    let cred = pki::client_cert(
-        &ca,
-        &CertSpec {
-            dns: &["p.example"],
-            ..CertSpec::default()
-        },
-    );
-    let mut meta = tls("tls_client_auth_san_dns", "p.example");
-    meta["tls_client_certificate_bound_access_tokens"] = json!(true);
-    register(&app, "acme", "bound", meta).await;
+    let cred = bound_dns_client(&app, "bound").await;
     let r = app
         .token_mtls(&cred.client(&[]), "acme", &[CC, ("client_id", "bound")])
         .await;
@@ -454,19 +461,7 @@ async fn proxy_header_is_honoured_from_trusted_peers_only(backend: Backend) {
         });
     })
     .await;
-    app.create_tenant("acme", json!({})).await;
-    let ca = pki::ca("Acme Partners CA");
-    add_anchor(&app, "acme", &ca).await;
-    let cred = pki::client_cert(
-        &ca,
-        &CertSpec {
-            dns: &["p.example"],
-            ..CertSpec::default()
-        },
-    );
-    let mut meta = tls("tls_client_auth_san_dns", "p.example");
-    meta["tls_client_certificate_bound_access_tokens"] = json!(true);
-    register(&app, "acme", "p1", meta).await;
+    let cred = bound_dns_client(&app, "p1").await;
     use base64::Engine;
     let header = format!(":{}:", base64::engine::general_purpose::STANDARD.encode(cred.der()));
     let send = |client: reqwest::Client, value: String| {
