@@ -107,6 +107,10 @@ pub struct ClientMetadata {
     /// (metadata field, value), e.g. ("tls_client_auth_san_dns", "a.example").
     #[serde(default, skip_serializing_if = "Option::is_none", with = "tls_name")]
     pub tls_client_auth_name: Option<(String, String)>,
+    /// Tessera extension: the audiences (resource URIs) whose tokens this
+    /// client, as a resource server, may introspect besides its own tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub introspection_audiences: Vec<String>,
 }
 
 /// The five RFC 8705 name fields, of which a `tls_client_auth` client registers one.
@@ -227,6 +231,7 @@ impl ClientMetadata {
                     | "tls_client_auth_san_uri"
                     | "tls_client_auth_san_ip"
                     | "tls_client_auth_san_email"
+                    | "introspection_audiences"
                     // Read-only fields the API answers with: accepted back unchanged.
                     | "client_id_issued_at"
                     | "client_secret_expires_at"
@@ -322,6 +327,21 @@ impl ClientMetadata {
 
         let (jwks, jwks_uri, signing_alg) = key_fields(obj, method)?;
         let tls_client_auth_name = tls_name_field(obj, method)?;
+        let introspection_audiences = match obj.get("introspection_audiences") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) if items.len() <= 20 => {
+                let mut out = Vec::new();
+                for item in items {
+                    let uri = item
+                        .as_str()
+                        .ok_or_else(|| err("introspection_audiences", "must be an array of URIs"))?;
+                    crate::tenant::check_resource_uri("introspection_audiences", uri)?;
+                    out.push(uri.to_owned());
+                }
+                out
+            }
+            Some(_) => return Err(err("introspection_audiences", "must be an array of at most 20 URIs")),
+        };
 
         Ok(ClientRegistration {
             client_id,
@@ -336,6 +356,7 @@ impl ClientMetadata {
                 jwks_uri,
                 token_endpoint_auth_signing_alg: signing_alg,
                 tls_client_auth_name,
+                introspection_audiences,
             },
         })
     }

@@ -15,6 +15,12 @@ pub fn metadata_document(issuer: &str, settings: &TenantSettings, mtls_base: Opt
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "jwks_uri": format!("{issuer}/jwks.json"),
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "introspection_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": algs,
+        "revocation_endpoint_auth_signing_alg_values_supported": algs,
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods,
@@ -25,6 +31,8 @@ pub fn metadata_document(issuer: &str, settings: &TenantSettings, mtls_base: Opt
     if let Some(base) = mtls_base {
         doc["mtls_endpoint_aliases"] = json!({
             "token_endpoint": format!("{base}/t/{tenant_path}/oauth2/token"),
+            "introspection_endpoint": format!("{base}/t/{tenant_path}/oauth2/introspect"),
+            "revocation_endpoint": format!("{base}/t/{tenant_path}/oauth2/revoke"),
         });
     }
     doc

@@ -56,6 +56,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    revoked_tokens (tenant_id, jti) {
+        tenant_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     signing_keys (tenant_id, kid) {
         tenant_id -> Text,
         kid -> Text,

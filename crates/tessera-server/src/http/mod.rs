@@ -2,9 +2,11 @@
 
 pub mod admin;
 mod body;
+pub(crate) mod client_auth;
 pub mod client_cert;
 mod discovery;
 pub mod error;
+mod introspection;
 pub mod request_id;
 mod token;
 
@@ -15,6 +17,11 @@ use error::ApiError;
 /// Registers every route of the main listener.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{tenant}/oauth2/token", web::post().to(token::token))
+        .route(
+            "/t/{tenant}/oauth2/introspect",
+            web::post().to(introspection::introspect),
+        )
+        .route("/t/{tenant}/oauth2/revoke", web::post().to(introspection::revoke))
         .route("/t/{tenant}/jwks.json", web::get().to(discovery::jwks))
         .route(
             "/t/{tenant}/.well-known/oauth-authorization-server",

@@ -34,6 +34,7 @@ mod assertions;
 mod cli;
 mod discovery;
 mod interop;
+mod introspection;
 mod isolation;
 mod jwks;
 mod keys;

@@ -131,6 +131,14 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
     if !verified.has_audience(&snap.issuer) {
         return Err(unauthorized("the token's audience is not this server"));
     }
+    let jti = verified.str_claim("jti").unwrap_or_default().to_owned();
+    let (store, tenant_id) = (state.services.store.clone(), tenant.to_string());
+    let revoked = crate::cache::blocking(move || Ok(store.is_token_revoked(&tenant_id, &jti)?))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    if revoked {
+        return Err(unauthorized("the token has been revoked"));
+    }
     let client_id = verified.str_claim("client_id").unwrap_or_default().to_owned();
     match snap.clients.get(&client_id) {
         Some(c) if !c.disabled => {}

@@ -1,0 +1,285 @@
+//! Client authentication at the OAuth endpoints (token, introspection,
+//! revocation): one method per request, verified against the client's
+//! registration. Shared by every endpoint that authenticates clients.
+
+use super::body::read_capped;
+use super::client_cert::presented_chain;
+use super::error::ApiError;
+use crate::cache::{blocking, CachedClient, TenantSnapshot};
+use crate::state::AppState;
+use crate::tls::ConnInfo;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use tessera_clientauth::mtls;
+use tessera_clientauth::{AssertionKey, AssertionPolicy, PresentedCredentials, UnverifiedAssertion};
+use tessera_core::error::Challenge;
+use tessera_core::form::{is_form_content_type, Form};
+use tessera_core::time::now_secs;
+use tessera_core::{AuthMethod, ClientId, OAuthError};
+
+/// The form body, the `Authorization` header and what the connection
+/// presented: checked content type, size cap, no repeated parameters.
+pub(crate) async fn read_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    snap: &TenantSnapshot,
+) -> Result<(Form, Option<Vec<u8>>, ConnInfo), ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !is_form_content_type(content_type) {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+    }
+    let body = read_capped(req, payload, state.max_body_bytes).await?;
+    let form = Form::parse(&body)?;
+    let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+    let mut conn = req.conn_data::<ConnInfo>().cloned().unwrap_or_default();
+    conn.client_chain = presented_chain(req, &conn, state.proxy.as_ref()).map_err(|e| {
+        tracing::info!(tenant = %snap.id, reason = %e.description, "request refused");
+        ApiError::from(e)
+    })?;
+    Ok((form, authorization, conn))
+}
+
+pub(crate) type Refusal = (OAuthError, Option<ClientId>);
+
+/// Authenticates the client by the one method the request carries; answers
+/// the client id and the challenge its refusals carry.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    form: &Form,
+    authorization: Option<&[u8]>,
+    conn: &ConnInfo,
+) -> Result<(ClientId, Challenge), Refusal> {
+    let has_cert = !conn.client_chain.is_empty();
+    let creds = PresentedCredentials::extract_with_certificate(authorization, form, has_cert).map_err(|e| (e, None))?;
+    let challenge = if creds.is_basic() {
+        Challenge::Basic
+    } else {
+        Challenge::None
+    };
+    let auth_failed = || OAuthError::invalid_client("client authentication failed").with_challenge(challenge);
+    let now = now_secs();
+
+    let (client_id, client) = match &creds {
+        PresentedCredentials::Secret(secret) => {
+            // A syntactically impossible id cannot exist: same answer as a wrong secret.
+            let client_id = ClientId::parse(&secret.client_id).map_err(|_| (auth_failed(), None))?;
+            let refuse = |e: OAuthError| (e, Some(client_id.clone()));
+            let Some(client) = snap.clients.get(client_id.as_str()) else {
+                state.services.hasher.verify_dummy(&secret.secret);
+                return Err(refuse(auth_failed()));
+            };
+            if !state.services.hasher.verify_any(&secret.secret, &client.secrets, now) {
+                return Err(refuse(auth_failed()));
+            }
+            // Only now, with the secret proven, say more about the client.
+            let registered = client.metadata.token_endpoint_auth_method;
+            if !registered.accepts(secret.method) {
+                return Err(refuse(
+                    OAuthError::invalid_client(format!("the client is registered for {registered}"))
+                        .with_challenge(challenge),
+                ));
+            }
+            (client_id, client)
+        }
+        PresentedCredentials::Assertion(a) => {
+            let assertion = UnverifiedAssertion::parse(&a.assertion).map_err(|e| (e, None))?;
+            let claimed = a
+                .client_id
+                .as_deref()
+                .or(assertion.claimed_client())
+                .unwrap_or_default();
+            let client_id = ClientId::parse(claimed).map_err(|_| (auth_failed(), None))?;
+            let refuse = |e: OAuthError| (e, Some(client_id.clone()));
+            let client = snap
+                .clients
+                .get(client_id.as_str())
+                .ok_or_else(|| refuse(auth_failed()))?;
+            let verified = verify_assertion(state, snap, &client_id, client, &assertion, now)
+                .await
+                .map_err(refuse)?;
+            // One use per jti, across restarts and instances: the store decides.
+            let store = state.services.store.clone();
+            let (tenant, id) = (snap.id.clone(), client_id.to_string());
+            let jti_hash = hex_sha256(&verified.jti);
+            let fresh =
+                blocking(move || Ok(store.record_assertion_jti(&tenant, &id, &jti_hash, verified.replay_until)?))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "replay cache unavailable");
+                        refuse(OAuthError::server_error())
+                    })?;
+            if !fresh {
+                return Err(refuse(OAuthError::invalid_client("jti already used")));
+            }
+            (client_id, client)
+        }
+        PresentedCredentials::Certificate { client_id } => {
+            let client_id = ClientId::parse(client_id).map_err(|_| (auth_failed(), None))?;
+            let refuse = |e: OAuthError| (e, Some(client_id.clone()));
+            let client = snap
+                .clients
+                .get(client_id.as_str())
+                .ok_or_else(|| refuse(auth_failed()))?;
+            verify_certificate(state, snap, &client_id, client, &conn.client_chain)
+                .await
+                .map_err(refuse)?;
+            (client_id, client)
+        }
+    };
+    if client.disabled {
+        return Err((
+            OAuthError::invalid_client("the client is disabled").with_challenge(challenge),
+            Some(client_id),
+        ));
+    }
+    Ok((client_id, challenge))
+}
+
+/// Checks an assertion against the client's registered method and keys.
+async fn verify_assertion(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    client_id: &ClientId,
+    client: &CachedClient,
+    assertion: &UnverifiedAssertion,
+    now: i64,
+) -> Result<tessera_clientauth::VerifiedAssertion, OAuthError> {
+    let settings = &snap.settings;
+    let token_endpoint = format!("{}/oauth2/token", snap.issuer);
+    let mtls_token_endpoint = state
+        .services
+        .mtls_base()
+        .map(|base| format!("{base}/t/{}/oauth2/token", snap.id));
+    let policy = AssertionPolicy {
+        issuer: &snap.issuer,
+        token_endpoint: &token_endpoint,
+        mtls_token_endpoint: mtls_token_endpoint.as_deref(),
+        strict_audience: settings.strict_assertion_audience,
+        allowed_algs: settings.assertion_algs.iter().map(|a| a.as_str()).collect(),
+        max_lifetime_secs: i64::from(settings.assertion_max_lifetime_secs),
+        clock_skew_secs: i64::from(settings.clock_skew_secs),
+    };
+    let registered_alg = client.metadata.token_endpoint_auth_signing_alg.as_deref();
+    match client.metadata.token_endpoint_auth_method {
+        AuthMethod::PrivateKeyJwt => {
+            let keys = match (&client.keys, &client.metadata.jwks_uri) {
+                (Some(keys), _) => keys.clone(),
+                (None, Some(uri)) => {
+                    let cache_key = format!("{}/{}", snap.id, client_id);
+                    state
+                        .jwks
+                        .keys(&cache_key, uri, assertion.kid.as_deref())
+                        .await
+                        .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?
+                }
+                (None, None) => return Err(OAuthError::invalid_client("the client has no usable keys")),
+            };
+            assertion.verify(
+                client_id.as_str(),
+                AssertionKey::Public(&keys),
+                registered_alg,
+                &policy,
+                now,
+            )
+        }
+        AuthMethod::ClientSecretJwt => {
+            let live: Vec<Vec<u8>> = client
+                .mac_keys
+                .iter()
+                .filter(|(_, exp)| exp.is_none_or(|t| now < t))
+                .map(|(k, _)| k.clone())
+                .collect();
+            assertion.verify(
+                client_id.as_str(),
+                AssertionKey::Secrets(&live),
+                registered_alg,
+                &policy,
+                now,
+            )
+        }
+        // Another method registered: the assertion proves nothing.
+        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
+/// RFC 8705 §2: the certificate authenticates a `tls_client_auth` or
+/// `self_signed_tls_client_auth` client.
+async fn verify_certificate(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    client_id: &ClientId,
+    client: &CachedClient,
+    chain: &[Vec<u8>],
+) -> Result<(), OAuthError> {
+    match client.metadata.token_endpoint_auth_method {
+        AuthMethod::TlsClientAuth => {
+            let expected = client
+                .cert_match
+                .as_ref()
+                .ok_or_else(|| OAuthError::invalid_client("the client has no usable certificate name"))?;
+            let key = verified_key(client_id, chain);
+            let now = now_secs();
+            let remembered = {
+                let map = snap.verified_certificates.lock().unwrap_or_else(|p| p.into_inner());
+                map.get(&key).is_some_and(|until| now < *until)
+            };
+            if remembered {
+                return Ok(());
+            }
+            let not_after = mtls::verify_tls_client_auth(&snap.trust_anchors, chain, expected)?;
+            let mut map = snap.verified_certificates.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= MAX_REMEMBERED_CERTIFICATES {
+                map.clear();
+            }
+            map.insert(key, not_after.min(now + REMEMBER_CERTIFICATE_SECS));
+            Ok(())
+        }
+        AuthMethod::SelfSignedTlsClientAuth => {
+            if !client.x5c.is_empty() {
+                return mtls::verify_self_signed(&client.x5c, chain);
+            }
+            let uri = client
+                .metadata
+                .jwks_uri
+                .as_deref()
+                .ok_or_else(|| OAuthError::invalid_client("the client has no registered certificates"))?;
+            let cache_key = format!("{}/{}", snap.id, client_id);
+            let keys = state
+                .jwks
+                .keys(&cache_key, uri, None)
+                .await
+                .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?;
+            mtls::verify_self_signed(keys.certificates(), chain)
+        }
+        // Another method registered: a certificate alone proves nothing.
+        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
+/// How long a successful certificate check is remembered (at most; never
+/// past the certificate's expiry, never across a change to the tenant).
+const REMEMBER_CERTIFICATE_SECS: i64 = 300;
+const MAX_REMEMBERED_CERTIFICATES: usize = 10_000;
+
+fn verified_key(client_id: &ClientId, chain: &[Vec<u8>]) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(client_id.as_str().as_bytes());
+    for der in chain {
+        h.update(&(der.len() as u64).to_be_bytes());
+        h.update(der);
+    }
+    h.finish()
+}
+
+fn hex_sha256(s: &str) -> String {
+    openssl::sha::sha256(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
