@@ -10,10 +10,12 @@
 //! - [`middleware`]: an actix-web middleware over it, for services that
 //!   terminate TLS themselves.
 //!
-//! The `tessera-gateway` sidecar binary (a TLS reverse proxy) follows.
+//! - [`proxy`]: the `tessera-gateway` sidecar, a TLS reverse proxy built on both.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod middleware;
+pub mod proxy;
 mod validator;
 
 pub use validator::{GatewayPolicy, Rejection, Validator, VerifiedAccess};

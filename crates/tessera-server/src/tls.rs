@@ -48,67 +48,11 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
     Ok(config)
 }
 
-/// Accepts any client certificate chain at the TLS layer (it is validated
-/// per tenant by the application, so that every certificate problem becomes
-/// an OAuth `invalid_client`, not a failed handshake), but still checks the
-/// handshake signature: the proof that the client holds the private key.
-#[derive(Debug)]
-struct AcceptAnyClientCert {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::server::danger::ClientCertVerifier for AcceptAnyClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-
-    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
-        Ok(rustls::server::danger::ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The mTLS listener: asks for (does not require) a client certificate.
 pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
     let (certs, key) = load_identity(cert, key)?;
     let provider = provider();
-    let verifier = Arc::new(AcceptAnyClientCert {
-        provider: provider.clone(),
-    });
+    let verifier = Arc::new(tessera_clientauth::mtls::AcceptAnyClientCert::new(provider.clone()));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
