@@ -42,6 +42,7 @@ fn main() -> std::io::Result<()> {
                 audience: issuer.clone(),
                 leeway_secs: 30,
                 require_binding: true,
+                introspection: None,
             },
             Some(&ca_pem),
         )

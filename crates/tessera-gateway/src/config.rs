@@ -26,6 +26,31 @@ pub struct GatewayConfig {
     /// Scopes required per path prefix (the longest matching prefix wins).
     #[serde(default)]
     pub routes: Vec<RouteScope>,
+    /// Optional: ask the issuer about every token (RFC 7662), so that
+    /// revocations are seen; positive answers are reused `cache_secs`.
+    pub introspection: Option<IntrospectionConfig>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default = "default_cache_secs")]
+    pub cache_secs: u64,
+}
+
+impl std::fmt::Debug for IntrospectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionConfig")
+            .field("client_id", &self.client_id)
+            .field("cache_secs", &self.cache_secs)
+            .finish()
+    }
+}
+
+fn default_cache_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -18,4 +18,4 @@ pub mod middleware;
 pub mod proxy;
 mod validator;
 
-pub use validator::{GatewayPolicy, Rejection, Validator, VerifiedAccess};
+pub use validator::{GatewayPolicy, IntrospectionSettings, Rejection, Validator, VerifiedAccess};

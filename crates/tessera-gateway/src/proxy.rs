@@ -130,6 +130,11 @@ pub fn build(config: GatewayConfig, listener: TcpListener) -> Result<actix_web::
             audience: config.audience.clone(),
             leeway_secs: config.leeway_secs,
             require_binding: config.require_binding,
+            introspection: config.introspection.as_ref().map(|i| crate::IntrospectionSettings {
+                client_id: i.client_id.clone(),
+                client_secret: i.client_secret.clone(),
+                cache_secs: i.cache_secs,
+            }),
         },
         ca.as_deref(),
     )?;

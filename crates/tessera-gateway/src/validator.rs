@@ -19,6 +19,28 @@ pub struct GatewayPolicy {
     pub leeway_secs: i64,
     /// Refuse tokens without `cnf` (not bound to a certificate).
     pub require_binding: bool,
+    /// Also ask the issuer (RFC 7662), so that revocations bite at once.
+    pub introspection: Option<IntrospectionSettings>,
+}
+
+/// The gateway's own client at the issuer, for introspection
+/// (`client_secret_basic`; register it with `introspection_audiences`
+/// containing the API's audience).
+#[derive(Clone)]
+pub struct IntrospectionSettings {
+    pub client_id: String,
+    pub client_secret: String,
+    /// How long an `active: true` answer is reused (0: ask every time).
+    pub cache_secs: u64,
+}
+
+impl std::fmt::Debug for IntrospectionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionSettings")
+            .field("client_id", &self.client_id)
+            .field("cache_secs", &self.cache_secs)
+            .finish()
+    }
 }
 
 /// Why a token was refused: RFC 6750 `invalid_token` (401) with a short,
@@ -54,6 +76,7 @@ const MAX_DOCUMENT: usize = 256 * 1024;
 
 struct IssuerKeys {
     keys: Option<Arc<ClientKeySet>>,
+    introspection_endpoint: Option<String>,
     fetched_at: Instant,
     last_refetch: Option<Instant>,
 }
@@ -62,6 +85,8 @@ pub struct Validator {
     policy: GatewayPolicy,
     http: reqwest::Client,
     issuers: HashMap<String, tokio::sync::Mutex<IssuerKeys>>,
+    /// SHA-256 of a token → until when its `active: true` may be reused.
+    introspected: std::sync::Mutex<HashMap<[u8; 32], Instant>>,
 }
 
 impl std::fmt::Debug for Validator {
@@ -103,13 +128,19 @@ impl Validator {
                     i.trim_end_matches('/').to_owned(),
                     tokio::sync::Mutex::new(IssuerKeys {
                         keys: None,
+                        introspection_endpoint: None,
                         fetched_at: now,
                         last_refetch: None,
                     }),
                 )
             })
             .collect();
-        Ok(Self { policy, http, issuers })
+        Ok(Self {
+            policy,
+            http,
+            issuers,
+            introspected: std::sync::Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn policy(&self) -> &GatewayPolicy {
@@ -131,8 +162,8 @@ impl Validator {
         serde_json::from_slice(&body).map_err(|e| e.to_string())
     }
 
-    /// The issuer's keys via its RFC 8414 metadata.
-    async fn fetch_keys(&self, issuer: &str) -> Result<ClientKeySet, String> {
+    /// The issuer's keys (and introspection endpoint) via its RFC 8414 metadata.
+    async fn fetch_keys(&self, issuer: &str) -> Result<(ClientKeySet, Option<String>), String> {
         let metadata = self
             .get_json(&format!("{issuer}/.well-known/oauth-authorization-server"))
             .await?;
@@ -144,7 +175,11 @@ impl Validator {
             .and_then(Value::as_str)
             .ok_or("metadata has no jwks_uri")?;
         let jwks = self.get_json(jwks_uri).await?;
-        ClientKeySet::parse(&jwks)
+        let introspection = metadata
+            .get("introspection_endpoint")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok((ClientKeySet::parse(&jwks)?, introspection))
     }
 
     /// The keys of `issuer`, fetched when missing, stale, or (rate-limited)
@@ -170,9 +205,10 @@ impl Validator {
             }
         }
         match self.fetch_keys(issuer).await {
-            Ok(keys) => {
+            Ok((keys, introspection)) => {
                 let keys = Arc::new(keys);
                 entry.keys = Some(keys.clone());
+                entry.introspection_endpoint = introspection;
                 entry.fetched_at = now;
                 Ok(keys)
             }
@@ -181,6 +217,51 @@ impl Validator {
                 entry.keys.clone().ok_or(Rejection("the issuer's keys are unavailable"))
             }
         }
+    }
+
+    /// Asks the issuer whether the token is still active (fails closed).
+    async fn introspect(&self, issuer: &str, token: &str, settings: &IntrospectionSettings) -> Result<(), Rejection> {
+        let key = openssl::sha::sha256(token.as_bytes());
+        let now = Instant::now();
+        {
+            let cache = self.introspected.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.get(&key).is_some_and(|until| now < *until) {
+                return Ok(());
+            }
+        }
+        let endpoint = {
+            let slot = self.issuers.get(issuer).ok_or(Rejection("issuer not accepted"))?;
+            slot.lock().await.introspection_endpoint.clone()
+        }
+        .ok_or(Rejection("the issuer offers no introspection"))?;
+        let res = self
+            .http
+            .post(&endpoint)
+            .basic_auth(&settings.client_id, Some(&settings.client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .map_err(|_| Rejection("introspection unavailable"))?;
+        if !res.status().is_success() {
+            tracing::warn!(
+                status = res.status().as_u16(),
+                "introspection refused the gateway's client"
+            );
+            return Err(Rejection("introspection unavailable"));
+        }
+        let answer: Value = res.json().await.map_err(|_| Rejection("introspection unavailable"))?;
+        if answer.get("active") != Some(&Value::Bool(true)) {
+            return Err(Rejection("token is not active"));
+        }
+        if settings.cache_secs > 0 {
+            let mut cache = self.introspected.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= 100_000 {
+                cache.clear();
+            }
+            cache.insert(key, now + Duration::from_secs(settings.cache_secs));
+        }
+        Ok(())
     }
 
     /// Validates a bearer token presented on a connection whose client
@@ -269,6 +350,9 @@ impl Validator {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
+        if let Some(settings) = &self.policy.introspection {
+            self.introspect(issuer, token, settings).await?;
+        }
         let tenant = issuer.rsplit("/t/").next().unwrap_or_default().to_owned();
         Ok(VerifiedAccess {
             issuer: issuer.to_owned(),

@@ -121,6 +121,7 @@ async fn only_bound_tokens_with_their_certificate_reach_the_upstream() {
             prefix: "/admin".into(),
             scope: "orders:admin".into(),
         }],
+        introspection: None,
     };
     let server = tessera_gateway::proxy::build(config, listener).unwrap();
     actix_web::rt::spawn(server);

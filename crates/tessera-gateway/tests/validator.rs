@@ -92,6 +92,7 @@ async fn setup(require_binding: bool) -> Setup {
             audience: API.into(),
             leeway_secs: 30,
             require_binding,
+            introspection: None,
         },
         Some(&ca_pem),
     )
@@ -282,4 +283,53 @@ fn b64(v: &Value) -> String {
 fn kid(token: &str) -> Value {
     let header: Value = serde_json::from_slice(&base64_url(token.split('.').next().unwrap())).unwrap();
     header["kid"].clone()
+}
+
+#[actix_web::test]
+async fn introspection_mode_sees_revocations() {
+    let s = setup(true).await;
+    let (gw, gw_secret) = s
+        .app
+        .create_secret_client("acme", json!({"introspection_audiences": [API]}))
+        .await;
+    let ca_pem = std::fs::read(&test_certs().ca_cert).unwrap();
+    let make = |cache_secs: u64| {
+        Validator::new(
+            GatewayPolicy {
+                issuers: vec![s.app.issuer("acme")],
+                audience: API.into(),
+                leeway_secs: 30,
+                require_binding: true,
+                introspection: Some(tessera_gateway::IntrospectionSettings {
+                    client_id: gw.clone(),
+                    client_secret: gw_secret.clone(),
+                    cache_secs,
+                }),
+            },
+            Some(&ca_pem),
+        )
+        .unwrap()
+    };
+    let uncached = protected_service(Arc::new(make(0)));
+    let cached = protected_service(Arc::new(make(60)));
+    let token = bound_token(&s).await;
+    let client = s.cred.client(&[]);
+    for base in [&uncached, &cached, &s.base] {
+        assert_eq!(call(&client, base, Some(&token)).await.status, 200);
+    }
+    // The owner revokes its token (over mTLS, as it authenticates).
+    let res = client
+        .post(format!("{}/t/acme/oauth2/revoke", s.app.mtls_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("client_id=p1&token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let r = call(&client, &uncached, Some(&token)).await;
+    assert_eq!(r.status, 401, "introspection mode sees the revocation at once");
+    assert!(r.body["error_description"].as_str().unwrap().contains("not active"));
+    // A cached positive answer lasts its cache time; JWT mode until expiry (documented).
+    assert_eq!(call(&client, &cached, Some(&token)).await.status, 200);
+    assert_eq!(call(&client, &s.base, Some(&token)).await.status, 200);
 }
