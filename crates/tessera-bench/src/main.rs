@@ -38,6 +38,9 @@ struct Args {
     /// A new connection (full TLS handshake, no resumption) for every request.
     #[arg(long)]
     new_connection: bool,
+    /// Send GETs (no body) instead of form POSTs, e.g. through the gateway.
+    #[arg(long)]
+    get: bool,
 }
 
 fn client(args: &Args) -> reqwest::Client {
@@ -81,15 +84,20 @@ async fn main() {
             args.form.clone(),
             args.authorization.clone(),
         );
+        let get = args.get;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors: Vec<u16> = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let mut req = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form.clone());
+                let mut req = if get {
+                    client.get(&url)
+                } else {
+                    client
+                        .post(&url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.clone())
+                };
                 if let Some(a) = &auth {
                     req = req.header("authorization", a);
                 }
@@ -97,7 +105,7 @@ async fn main() {
                     Ok(res) => {
                         let status = res.status().as_u16();
                         let _ = res.bytes().await;
-                        if status == 200 {
+                        if (200..300).contains(&status) {
                             latencies.push(t.elapsed().as_micros() as u64);
                         } else {
                             errors.push(status);

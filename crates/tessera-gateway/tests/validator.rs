@@ -333,3 +333,35 @@ async fn introspection_mode_sees_revocations() {
     assert_eq!(call(&client, &cached, Some(&token)).await.status, 200);
     assert_eq!(call(&client, &s.base, Some(&token)).await.status, 200);
 }
+
+#[actix_web::test]
+async fn expired_and_not_yet_valid_tokens_are_refused_with_leeway() {
+    let s = setup(true).await;
+    let token = bound_token(&s).await;
+    let claims: Value = serde_json::from_slice(&base64_url(token.split('.').nth(1).unwrap())).unwrap();
+    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    let ca_pem = std::fs::read(&test_certs().ca_cert).unwrap();
+    let validator = Validator::new(
+        GatewayPolicy {
+            issuers: vec![s.app.issuer("acme")],
+            audience: API.into(),
+            leeway_secs: 30,
+            require_binding: true,
+            introspection: None,
+        },
+        Some(&ca_pem),
+    )
+    .unwrap();
+    let cert = s.cred.der();
+    assert!(validator.validate(&token, Some(&cert), iat).await.is_ok());
+    assert!(
+        validator.validate(&token, Some(&cert), exp + 29).await.is_ok(),
+        "within leeway"
+    );
+    let e = validator.validate(&token, Some(&cert), exp + 30).await.unwrap_err();
+    assert_eq!(e.0, "token expired");
+    // The binding holds even for a valid token: no certificate, another one.
+    assert!(validator.validate(&token, None, iat).await.is_err());
+    let other = pki::self_signed(&CertSpec::default()).der();
+    assert!(validator.validate(&token, Some(&other), iat).await.is_err());
+}
