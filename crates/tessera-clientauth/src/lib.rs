@@ -12,6 +12,7 @@ pub mod assertion;
 pub mod client_keys;
 pub mod credentials;
 pub mod dn;
+pub mod forwarded_cert;
 pub mod jwks_fetch;
 pub mod mtls;
 pub mod secret;

@@ -29,6 +29,23 @@ pub struct GatewayConfig {
     /// Optional: ask the issuer about every token (RFC 7662), so that
     /// revocations are seen; positive answers are reused `cache_secs`.
     pub introspection: Option<IntrospectionConfig>,
+    /// Optional: client certificates forwarded by a TLS-terminating proxy
+    /// in front of the gateway (same rules as the server's `[proxy]`).
+    pub proxy: Option<ProxyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    pub client_cert_header: String,
+    #[serde(default = "default_cert_format")]
+    pub client_cert_format: String,
+    #[serde(default)]
+    pub trusted_peers: Vec<String>,
+}
+
+fn default_cert_format() -> String {
+    "rfc9440".into()
 }
 
 #[derive(Clone, Deserialize)]

@@ -11,6 +11,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use std::sync::Arc;
+use tessera_clientauth::forwarded_cert::ProxySettings;
 
 /// The client certificate (DER) of the connection, as recorded by `on_connect`.
 #[derive(Debug, Clone)]
@@ -27,6 +28,26 @@ pub fn capture_client_certificate(conn: &dyn std::any::Any, ext: &mut Extensions
     }
 }
 
+/// The certificate a trusted proxy forwarded, if any; from other peers the
+/// header is ignored.
+fn forwarded(proxy: &ProxySettings, req: &ServiceRequest) -> Result<Option<Vec<u8>>, Rejection> {
+    let Some(value) = req.headers().get(proxy.header()) else {
+        return Ok(None);
+    };
+    let peer = req.peer_addr().map(|a| a.ip());
+    if !peer.is_some_and(|ip| proxy.trusts(ip)) {
+        tracing::warn!(peer = ?peer, "client certificate header from an untrusted peer ignored");
+        return Ok(None);
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| Rejection("malformed forwarded certificate"))?;
+    proxy
+        .decode(value)
+        .map(Some)
+        .map_err(|_| Rejection("malformed forwarded certificate"))
+}
+
 /// RFC 6750 §3: `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
 pub fn unauthorized(rejection: &Rejection) -> HttpResponse {
     HttpResponse::Unauthorized()
@@ -40,6 +61,16 @@ pub fn unauthorized(rejection: &Rejection) -> HttpResponse {
 
 /// Validates the request's bearer token; answers the verified access.
 pub async fn check(validator: &Validator, req: &ServiceRequest) -> Result<VerifiedAccess, Rejection> {
+    check_with_proxy(validator, None, req).await
+}
+
+/// As [`check`]; without a certificate on the connection, a certificate
+/// forwarded by a trusted proxy (`proxy`) counts.
+pub async fn check_with_proxy(
+    validator: &Validator,
+    proxy: Option<&ProxySettings>,
+    req: &ServiceRequest,
+) -> Result<VerifiedAccess, Rejection> {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -48,7 +79,12 @@ pub async fn check(validator: &Validator, req: &ServiceRequest) -> Result<Verifi
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned())
         .ok_or(Rejection("a bearer token is required"))?;
-    let cert = req.conn_data::<ClientCertificate>().map(|c| c.0.clone());
+    let mut cert = req.conn_data::<ClientCertificate>().map(|c| c.0.clone());
+    if cert.is_none() {
+        if let Some(proxy) = proxy {
+            cert = forwarded(proxy, req)?;
+        }
+    }
     validator
         .validate(&bearer, cert.as_deref(), tessera_core::time::now_secs())
         .await

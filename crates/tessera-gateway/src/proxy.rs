@@ -4,7 +4,7 @@
 //! `X-Tessera-Scope` set (any such headers the caller sent are removed).
 
 use crate::config::GatewayConfig;
-use crate::middleware::{capture_client_certificate, check, unauthorized};
+use crate::middleware::{capture_client_certificate, check_with_proxy, unauthorized};
 use crate::validator::Validator;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderName};
@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use futures_util::StreamExt;
 use std::net::TcpListener;
 use std::sync::Arc;
+use tessera_clientauth::forwarded_cert::ProxySettings;
 
 /// Headers never forwarded (RFC 9110 §7.6.1 hop-by-hop, and ours).
 const HOP_BY_HOP: [&str; 8] = [
@@ -29,6 +30,7 @@ struct Gateway {
     config: GatewayConfig,
     validator: Validator,
     upstream: reqwest::Client,
+    proxy: Option<ProxySettings>,
 }
 
 fn forbidden(scope: &str) -> HttpResponse {
@@ -44,7 +46,7 @@ fn forbidden(scope: &str) -> HttpResponse {
 
 async fn forward(req: HttpRequest, payload: web::Payload, gw: web::Data<Gateway>) -> HttpResponse {
     let service_req = ServiceRequest::from_parts(req, actix_web::dev::Payload::None);
-    let access = match check(&gw.validator, &service_req).await {
+    let access = match check_with_proxy(&gw.validator, gw.proxy.as_ref(), &service_req).await {
         Ok(a) => a,
         Err(rejection) => {
             tracing::info!(reason = rejection.0, path = %service_req.path(), "request refused");
@@ -66,7 +68,13 @@ async fn forward(req: HttpRequest, payload: web::Payload, gw: web::Data<Gateway>
     let mut upstream = gw.upstream.request(method, &target);
     for (name, value) in req.headers() {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || n == "host" || n.starts_with("x-tessera-") || n == "content-length" {
+        let forwarded_cert = gw.proxy.as_ref().is_some_and(|p| p.header() == n);
+        if HOP_BY_HOP.contains(&n)
+            || n == "host"
+            || n.starts_with("x-tessera-")
+            || n == "content-length"
+            || forwarded_cert
+        {
             continue;
         }
         upstream = upstream.header(n, value.as_bytes());
@@ -144,10 +152,19 @@ pub fn build(config: GatewayConfig, listener: TcpListener) -> Result<actix_web::
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
+    let proxy = match &config.proxy {
+        Some(p) => Some(ProxySettings::new(
+            &p.client_cert_header,
+            &p.client_cert_format,
+            &p.trusted_peers,
+        )?),
+        None => None,
+    };
     let gw = web::Data::new(Gateway {
         config,
         validator,
         upstream,
+        proxy,
     });
     Ok(
         HttpServer::new(move || App::new().app_data(gw.clone()).default_service(web::to(forward)))

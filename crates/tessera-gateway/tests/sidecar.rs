@@ -122,6 +122,11 @@ async fn only_bound_tokens_with_their_certificate_reach_the_upstream() {
             scope: "orders:admin".into(),
         }],
         introspection: None,
+        proxy: Some(tessera_gateway::config::ProxyConfig {
+            client_cert_header: "Client-Cert".into(),
+            client_cert_format: "rfc9440".into(),
+            trusted_peers: vec!["127.0.0.1/32".into()],
+        }),
     };
     let server = tessera_gateway::proxy::build(config, listener).unwrap();
     actix_web::rt::spawn(server);

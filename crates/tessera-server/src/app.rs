@@ -80,7 +80,7 @@ impl Application {
         mtls_listener: Option<TcpListener>,
     ) -> Result<Self, StartError> {
         let proxy = match &config.proxy {
-            Some(p) => Some(crate::http::client_cert::ProxySettings::from_config(p).map_err(StartError::Config)?),
+            Some(p) => Some(crate::http::client_cert::proxy_settings(p).map_err(StartError::Config)?),
             None => None,
         };
         let cfg = config.clone();
