@@ -104,13 +104,27 @@ impl Application {
             extra_ca_pem,
         })
         .map_err(StartError::Config)?;
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        let metrics_listener = match &config.metrics {
+            Some(m) => {
+                let l = TcpListener::bind(&m.listen).map_err(|source| StartError::Bind {
+                    addr: m.listen.clone(),
+                    source,
+                })?;
+                Some(l)
+            }
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let state = web::Data::new(AppState {
             services,
-            cache: TenantCache::default(),
+            cache: TenantCache::with_counters(metrics.cache_hits.clone(), metrics.cache_misses.clone()),
             bootstrap_token: config.admin.bootstrap_token.clone(),
             max_body_bytes: config.http.max_body_bytes,
             jwks,
             proxy,
+            metrics,
+            metrics_addr,
         });
         let mtls_addr = match &mtls_listener {
             Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {
@@ -138,6 +152,16 @@ impl Application {
             _ => None,
         };
         let is_tls = tls.is_some();
+        if let Some(listener) = metrics_listener {
+            if metrics_addr.is_some_and(|a| !a.ip().is_loopback()) {
+                tracing::warn!(addr = ?metrics_addr, "metrics served on a non-loopback address");
+            }
+            server = server.listen(listener).map_err(|source| StartError::Bind {
+                addr: "metrics".into(),
+                source,
+            })?;
+            tracing::info!(addr = ?metrics_addr, "metrics listener");
+        }
         if let Some(mtls) = mtls_listener {
             let (Some(cert), Some(key)) = (&config.http.tls_cert, &config.http.tls_key) else {
                 return Err(StartError::Config(

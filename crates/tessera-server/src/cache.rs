@@ -174,6 +174,8 @@ impl TenantSnapshot {
 pub struct TenantCache {
     map: RwLock<HashMap<String, Arc<TenantSnapshot>>>,
     seen_version: AtomicI64,
+    /// Hit and miss counters (metrics), when attached.
+    counters: Option<(prometheus::IntCounter, prometheus::IntCounter)>,
 }
 
 /// Runs a blocking store call off the async workers, keeping the span.
@@ -189,6 +191,13 @@ where
 }
 
 impl TenantCache {
+    pub fn with_counters(hits: prometheus::IntCounter, misses: prometheus::IntCounter) -> Self {
+        Self {
+            counters: Some((hits, misses)),
+            ..Self::default()
+        }
+    }
+
     fn cached(&self, tenant: &str) -> Option<Arc<TenantSnapshot>> {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still a valid map.
@@ -199,7 +208,13 @@ impl TenantCache {
     /// The tenant's snapshot, loaded on first use. `None`: no such tenant.
     pub async fn get(&self, services: &Services, tenant: &str) -> Result<Option<Arc<TenantSnapshot>>, ServiceError> {
         if let Some(s) = self.cached(tenant) {
+            if let Some((hits, _)) = &self.counters {
+                hits.inc();
+            }
             return Ok(Some(s));
+        }
+        if let Some((_, misses)) = &self.counters {
+            misses.inc();
         }
         let services2 = services.clone();
         let id = tenant.to_owned();

@@ -27,6 +27,20 @@ pub struct Config {
     pub proxy: Option<ProxyConfig>,
     #[serde(default)]
     pub log: LogConfig,
+    /// Prometheus metrics on their own listener (off unless configured).
+    pub metrics: Option<MetricsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Plain HTTP; keep it on loopback or a private network.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9464".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,7 +224,9 @@ pub enum ConfigError {
 }
 
 /// Sections a `TESSERA_<SECTION>_<KEY>` variable may address.
-const SECTIONS: [&str; 8] = ["database", "keys", "http", "mtls", "admin", "outbound", "proxy", "log"];
+const SECTIONS: [&str; 9] = [
+    "database", "keys", "http", "mtls", "admin", "outbound", "proxy", "log", "metrics",
+];
 
 /// Environment variables that are not configuration keys.
 const NON_CONFIG_VARS: [&str; 3] = ["TESSERA_MASTER_KEY", "TESSERA_TEST_DATABASE_URL", "TESSERA_LOG"];
@@ -340,6 +356,11 @@ impl Config {
             if !matches!(proxy.client_cert_format.as_str(), "rfc9440" | "pem-urlencoded") {
                 return Err(invalid("proxy.client_cert_format", "must be rfc9440 or pem-urlencoded"));
             }
+        }
+        if let Some(m) = &self.metrics {
+            m.listen
+                .parse::<SocketAddr>()
+                .map_err(|_| invalid("metrics.listen", "must be an address and port"))?;
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be text or json"));

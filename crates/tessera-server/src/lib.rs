@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod http;
 pub mod logging;
 pub mod master_key;
+pub mod metrics;
 pub mod service;
 pub mod state;
 pub mod tls;

@@ -13,6 +13,9 @@ pub struct AppState {
     pub jwks: JwksFetcher,
     /// A trusted TLS-terminating proxy's client certificate header, if configured.
     pub proxy: Option<crate::http::client_cert::ProxySettings>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The metrics listener's address: `/metrics` answers only there.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for AppState {

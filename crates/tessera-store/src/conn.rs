@@ -147,6 +147,19 @@ impl Store {
         self.url.backend_name()
     }
 
+    /// Pool connections: (open, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
+    /// Is the database answering? One round trip.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
     pub(crate) fn conn(&self) -> Result<PooledConn, StoreError> {
         Ok(self.pool.get()?)
     }

@@ -80,6 +80,8 @@ pub struct TestApp {
     pub public_url: String,
     /// `https://127.0.0.1:PORT` of the mTLS listener.
     pub mtls_url: String,
+    /// `http://127.0.0.1:PORT/metrics` on the metrics listener.
+    pub metrics_url: String,
     pub client: reqwest::Client,
     pub db: Arc<TestDb>,
     pub config: Config,
@@ -147,6 +149,9 @@ impl TestApp {
         config.http.workers = Some(2);
         config.http.shutdown_timeout_secs = 5;
         config.admin.bootstrap_token = Some(BOOTSTRAP.into());
+        config.metrics = Some(tessera_server::config::MetricsConfig {
+            listen: "127.0.0.1:0".into(),
+        });
         config.mtls = Some(tessera_server::config::MtlsConfig {
             listen: mtls_addr.to_string(),
             public_url: mtls_url.clone(),
@@ -159,12 +164,17 @@ impl TestApp {
             .expect("server starts");
         let handle = app.handle();
         let state = app.state();
+        let metrics_url = state
+            .metrics_addr
+            .map(|a| format!("http://{a}/metrics"))
+            .unwrap_or_default();
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             addr,
             base_url,
             public_url,
             mtls_url,
+            metrics_url,
             client: https_client(),
             db,
             config,

@@ -115,6 +115,7 @@ pub(crate) async fn authenticate(
                         refuse(OAuthError::server_error())
                     })?;
             if !fresh {
+                state.metrics.replay_rejections.with_label_values(&[&snap.id]).inc();
                 return Err(refuse(OAuthError::invalid_client("jti already used")));
             }
             (client_id, client)
@@ -128,7 +129,11 @@ pub(crate) async fn authenticate(
                 .ok_or_else(|| refuse(auth_failed()))?;
             verify_certificate(state, snap, &client_id, client, &conn.client_chain)
                 .await
-                .map_err(refuse)?;
+                .map_err(|e| {
+                    let reason = crate::metrics::certificate_reason(&e.description);
+                    state.metrics.certificate_failures.with_label_values(&[reason]).inc();
+                    refuse(e)
+                })?;
             (client_id, client)
         }
     };

@@ -36,12 +36,61 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(discovery::metadata),
         )
         .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
         .service(web::scope("/admin/v1").configure(admin::configure))
         .default_service(web::to(not_found));
 }
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready to serve: the database answers and the `system` tenant's keys load.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.services.store.clone();
+    let db = crate::cache::blocking(move || Ok(store.ping()?)).await;
+    let keys = match state.cache.get(&state.services, tessera_core::ids::SYSTEM_TENANT).await {
+        Ok(Some(snap)) => snap.keys.active_kid().is_some(),
+        _ => false,
+    };
+    let ready = db.is_ok() && keys;
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "database": if db.is_ok() { "ok" } else { "unreachable" },
+        "signing_keys": if keys { "ok" } else { "unavailable" },
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Prometheus text format, on the metrics listener only.
+async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.metrics_addr != Some(req.app_config().local_addr()) {
+        return Err(tessera_core::OAuthError::not_found("no such endpoint").into());
+    }
+    let (open, idle) = state.services.store.pool_state();
+    state
+        .metrics
+        .db_connections
+        .with_label_values(&["open"])
+        .set(i64::from(open));
+    state
+        .metrics
+        .db_connections
+        .with_label_values(&["idle"])
+        .set(i64::from(idle));
+    state
+        .metrics
+        .db_connections
+        .with_label_values(&["in_use"])
+        .set(i64::from(open.saturating_sub(idle)));
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render()))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -39,6 +39,7 @@ pub async fn token(
     let snap = tenant_snapshot(&state, &path).await?;
     let (form, authorization, conn) = read_request(&req, payload, &state, &snap).await?;
     let authorization = authorization.as_deref();
+    let method = credential_label(authorization, &form, !conn.client_chain.is_empty());
 
     let result = match check_grant(&form) {
         Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {
@@ -49,6 +50,15 @@ pub async fn token(
         },
         Err(e) => Err((e, None)),
     };
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err((e, _)) => e.code.as_str(),
+    };
+    state
+        .metrics
+        .token_requests
+        .with_label_values(&[&snap.id, method, outcome])
+        .inc();
     result.map_err(|(e, client)| {
         tracing::info!(
             tenant = %snap.id,
@@ -59,6 +69,21 @@ pub async fn token(
         );
         e.into()
     })
+}
+
+/// The kind of credential a request carries, for metrics (bounded values).
+fn credential_label(authorization: Option<&[u8]>, form: &Form, has_cert: bool) -> &'static str {
+    if authorization.is_some() {
+        "client_secret_basic"
+    } else if form.contains("client_secret") {
+        "client_secret_post"
+    } else if form.contains("client_assertion") {
+        "client_assertion"
+    } else if has_cert && form.contains("client_id") {
+        "certificate"
+    } else {
+        "none"
+    }
 }
 
 fn check_grant(form: &Form) -> Result<(), OAuthError> {

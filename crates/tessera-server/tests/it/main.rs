@@ -40,4 +40,5 @@ mod jwks;
 mod keys;
 mod lifecycle;
 mod mtls;
+mod operations;
 mod token;

@@ -1,0 +1,141 @@
+//! Prometheus metrics, served on their own listener (`[metrics] listen`).
+//! Labels stay bounded: tenant ids (as many as the operator creates), fixed
+//! method/outcome/endpoint/reason names; never client ids or token data.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub token_requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub replay_rejections: IntCounterVec,
+    pub certificate_failures: IntCounterVec,
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
+    pub db_connections: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+// Metric definitions are static and valid; registering them on a fresh
+// registry cannot fail, so a failure here is a programming error.
+#[allow(clippy::expect_used)]
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let token_requests = IntCounterVec::new(
+            Opts::new(
+                "tessera_token_requests_total",
+                "Token requests by tenant, credential kind and outcome",
+            ),
+            &["tenant", "method", "outcome"],
+        )
+        .expect("metric");
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new("tessera_request_duration_seconds", "Request latency by endpoint").buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["endpoint"],
+        )
+        .expect("metric");
+        let replay_rejections = IntCounterVec::new(
+            Opts::new(
+                "tessera_assertion_replays_total",
+                "Client assertions refused because their jti was used",
+            ),
+            &["tenant"],
+        )
+        .expect("metric");
+        let certificate_failures = IntCounterVec::new(
+            Opts::new(
+                "tessera_certificate_failures_total",
+                "Client certificate authentications refused, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("metric");
+        let cache_hits =
+            IntCounter::new("tessera_tenant_cache_hits_total", "Tenant snapshot cache hits").expect("metric");
+        let cache_misses =
+            IntCounter::new("tessera_tenant_cache_misses_total", "Tenant snapshot cache misses").expect("metric");
+        let db_connections = IntGaugeVec::new(
+            Opts::new("tessera_db_connections", "Database pool connections by state"),
+            &["state"],
+        )
+        .expect("metric");
+        let build_info = IntGauge::with_opts(
+            Opts::new("tessera_build_info", "Build information").const_label("version", env!("CARGO_PKG_VERSION")),
+        )
+        .expect("metric");
+        build_info.set(1);
+        for c in [
+            Box::new(token_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_duration.clone()),
+            Box::new(replay_rejections.clone()),
+            Box::new(certificate_failures.clone()),
+            Box::new(cache_hits.clone()),
+            Box::new(cache_misses.clone()),
+            Box::new(db_connections.clone()),
+            Box::new(build_info),
+        ] {
+            registry.register(c).expect("register metric");
+        }
+        Self {
+            registry,
+            token_requests,
+            request_duration,
+            replay_rejections,
+            certificate_failures,
+            cache_hits,
+            cache_misses,
+            db_connections,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The endpoint label for a matched route pattern.
+pub fn endpoint_label(pattern: Option<&str>) -> &'static str {
+    match pattern.unwrap_or("") {
+        p if p.ends_with("/oauth2/token") => "token",
+        p if p.ends_with("/oauth2/introspect") => "introspect",
+        p if p.ends_with("/oauth2/revoke") => "revoke",
+        p if p.ends_with("/jwks.json") => "jwks",
+        p if p.contains("/.well-known/") => "metadata",
+        p if p.starts_with("/admin/") => "admin",
+        "/healthz" | "/readyz" => "health",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+/// The certificate-failure reason label for a refusal description.
+pub fn certificate_reason(description: &str) -> &'static str {
+    if description.contains("revoked") {
+        "revoked"
+    } else if description.contains("not trusted") {
+        "untrusted"
+    } else if description.contains("does not carry") {
+        "name_mismatch"
+    } else if description.contains("not one registered") {
+        "not_registered"
+    } else if description.contains("required") {
+        "missing"
+    } else {
+        "other"
+    }
+}
