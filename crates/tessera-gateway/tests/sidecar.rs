@@ -3,15 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use reqwest::Method;
-use serde_json::json;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use tessera_gateway::config::{GatewayConfig, RouteScope};
 use tessera_testkit::pki::{self, CertSpec};
-use tessera_testkit::{reply, test_certs, Backend, TestApp};
+use tessera_testkit::{reply, test_certs};
 
-const API: &str = "https://api.acme.example";
+mod common;
+use common::API;
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -63,32 +62,7 @@ fn header<'a>(seen: &'a Seen, name: &str) -> Vec<&'a str> {
 
 #[actix_web::test]
 async fn only_bound_tokens_with_their_certificate_reach_the_upstream() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    app.create_tenant("acme", json!({"resources": [API]})).await;
-    let ca = pki::ca("Acme CA");
-    app.admin(
-        Method::POST,
-        "/tenants/acme/trust-anchors",
-        Some(json!({"pem": ca.cert_pem()})),
-    )
-    .await;
-    let cred = pki::client_cert(
-        &ca,
-        &CertSpec {
-            dns: &["p.example"],
-            ..CertSpec::default()
-        },
-    );
-    app.admin(
-        Method::POST,
-        "/tenants/acme/clients",
-        Some(
-            json!({"client_id": "p1", "token_endpoint_auth_method": "tls_client_auth",
-                    "tls_client_auth_san_dns": "p.example", "scope": "orders:read",
-                    "tls_client_certificate_bound_access_tokens": true}),
-        ),
-    )
-    .await;
+    let (app, cred) = common::issuer_with_bound_client().await;
     let client = cred.client(&[]);
     let r = app
         .token_mtls(

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use tessera_gateway::middleware::{capture_client_certificate, require_token};
 use tessera_gateway::{GatewayPolicy, Validator, VerifiedAccess};
 use tessera_testkit::pki::{self, CertSpec, Credential};
-use tessera_testkit::{reply, test_certs, Backend, Reply, TestApp};
+use tessera_testkit::{reply, test_certs, Reply, TestApp};
 
-const API: &str = "https://api.acme.example";
+mod common;
+use common::API;
 
 async fn whoami(req: HttpRequest) -> HttpResponse {
     let access = req.extensions().get::<VerifiedAccess>().cloned().unwrap();
@@ -58,33 +59,8 @@ struct Setup {
 }
 
 async fn setup(require_binding: bool) -> Setup {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    app.create_tenant("acme", json!({"resources": [API]})).await;
+    let (app, cred) = common::issuer_with_bound_client().await;
     app.create_tenant("globex", json!({"resources": [API]})).await;
-    let ca = pki::ca("Acme CA");
-    app.admin(
-        Method::POST,
-        "/tenants/acme/trust-anchors",
-        Some(json!({"pem": ca.cert_pem()})),
-    )
-    .await;
-    let cred = pki::client_cert(
-        &ca,
-        &CertSpec {
-            dns: &["p.example"],
-            ..CertSpec::default()
-        },
-    );
-    app.admin(
-        Method::POST,
-        "/tenants/acme/clients",
-        Some(
-            json!({"client_id": "p1", "token_endpoint_auth_method": "tls_client_auth",
-                    "tls_client_auth_san_dns": "p.example", "scope": "orders:read",
-                    "tls_client_certificate_bound_access_tokens": true}),
-        ),
-    )
-    .await;
     let ca_pem = std::fs::read(&test_certs().ca_cert).unwrap();
     let validator = Validator::new(
         GatewayPolicy {
