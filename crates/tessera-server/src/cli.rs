@@ -53,6 +53,10 @@ pub enum Command {
     /// Manage the CA certificates a tenant trusts for tls_client_auth.
     #[command(subcommand)]
     TrustAnchor(TrustAnchorCommand),
+    /// Check a configuration (file and TESSERA_* variables) and print the
+    /// effective result with secrets masked.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Create a development CA, a server certificate for localhost and
     /// 127.0.0.1, and client certificates for the demo's mTLS clients.
     DevCerts {
@@ -153,6 +157,12 @@ pub enum KeysCommand {
     /// Rotate: the published next key starts signing, the current key stays
     /// published until its tokens expire, a new next key is published.
     Rotate { tenant: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate FILE (plus environment overrides); print the effective configuration.
+    Check { file: Option<PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,7 +351,7 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
         }
         Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
         Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),
-        Command::Serve { .. } | Command::DevCerts { .. } => {
+        Command::Serve { .. } | Command::DevCerts { .. } | Command::Config(_) => {
             return Err(CliError::Usage("not an admin command".into()));
         }
     }

@@ -3,11 +3,11 @@
 //! result is passed in explicitly; nothing is global, so tests can run many
 //! servers side by side.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Issuer base for every tenant: `{public_url}/t/{tenant}`.
@@ -31,7 +31,7 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Plain HTTP; keep it on loopback or a private network.
@@ -43,7 +43,7 @@ fn default_metrics_listen() -> String {
     "127.0.0.1:9464".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     #[serde(default = "default_db_url")]
@@ -52,7 +52,7 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysConfig {
     /// File holding base64 of 32 random bytes (default `data/master.key`,
@@ -72,7 +72,7 @@ impl std::fmt::Debug for KeysConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     #[serde(default = "default_listen")]
@@ -89,14 +89,14 @@ pub struct HttpConfig {
     pub shutdown_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MtlsConfig {
     pub listen: String,
     pub public_url: String,
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     pub bootstrap_token: Option<String>,
@@ -110,7 +110,7 @@ impl std::fmt::Debug for AdminConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundConfig {
     #[serde(default)]
@@ -118,7 +118,7 @@ pub struct OutboundConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     pub client_cert_header: String,
@@ -128,7 +128,7 @@ pub struct ProxyConfig {
     pub trusted_peers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// `text` or `json`.
@@ -368,6 +368,26 @@ impl Config {
         Ok(())
     }
 
+    /// The effective configuration as TOML, secrets masked, for `config check`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut masked = self.clone();
+        if masked.keys.master_key.is_some() {
+            masked.keys.master_key = Some("<set, masked>".into());
+        }
+        if masked.admin.bootstrap_token.is_some() {
+            masked.admin.bootstrap_token = Some("<set, masked>".into());
+        }
+        if let Some(url) = url::Url::parse(&masked.database.url)
+            .ok()
+            .filter(|u| u.password().is_some())
+        {
+            let mut u = url;
+            let _ = u.set_password(Some("masked"));
+            masked.database.url = u.to_string();
+        }
+        toml::to_string(&masked).unwrap_or_default()
+    }
+
     /// `public_url` without a trailing slash.
     pub fn public_base(&self) -> &str {
         self.public_url.trim_end_matches('/')
@@ -528,6 +548,24 @@ trusted_peers = ["127.0.0.1/32"]
             .unwrap_err()
             .to_string();
         assert!(e.contains("TESSERA_HTTP_WORKERS"), "{e}");
+    }
+
+    #[test]
+    fn masked_output_hides_secrets() {
+        let env = vec![
+            ("TESSERA_ADMIN_BOOTSTRAP_TOKEN".to_owned(), "s".repeat(40)),
+            ("TESSERA_MASTER_KEY".to_owned(), "bWFzdGVy".to_owned()),
+            (
+                "TESSERA_DATABASE_URL".to_owned(),
+                "postgres://u:hunter2@db/x".to_owned(),
+            ),
+        ];
+        let text = Config::load(None, env).unwrap().to_masked_toml();
+        assert!(
+            !text.contains(&"s".repeat(40)) && !text.contains("bWFzdGVy") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(text.contains("public_url") && text.contains("<set, masked>"), "{text}");
     }
 
     #[test]

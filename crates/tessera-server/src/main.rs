@@ -20,6 +20,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Config(tessera_server::cli::ConfigCommand::Check { file }) = &cli.command {
+        let path = file.as_deref().or(cli.config.as_deref());
+        let config = Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+        println!("# configuration is valid\n{}", config.to_masked_toml());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
     let _log_guard = logging::init(cli.log_json || config.log.format == "json", &config.log.level);
     match cli.command {

@@ -93,6 +93,29 @@ fn help_explains_the_commands() {
 }
 
 #[test]
+fn config_check_validates_and_masks() {
+    let dir = tessera_testkit::temp_dir("check");
+    let cfg = dir.join("tessera.toml");
+    std::fs::write(
+        &cfg,
+        "[admin]\nbootstrap_token = \"0123456789abcdef0123456789abcdef-secret\"\n",
+    )
+    .unwrap();
+    let o = run(tessera(&dir).args(["config", "check", cfg.to_str().unwrap()]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("configuration is valid") && out.contains("<set, masked>"),
+        "{out}"
+    );
+    assert!(!out.contains("-secret"));
+    std::fs::write(&cfg, "[http]\nlistn = \"x\"\n").unwrap();
+    let o = run(tessera(&dir).args(["config", "check", cfg.to_str().unwrap()]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("listn"), "{}", stderr(&o));
+}
+
+#[test]
 fn configuration_errors_name_the_bad_key() {
     let dir = tessera_testkit::temp_dir("cfg");
     let cfg = dir.join("tessera.toml");
