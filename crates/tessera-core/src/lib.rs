@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alg;
+mod credential_fields;
 pub mod error;
 pub mod form;
 pub mod ids;

@@ -1,6 +1,10 @@
 //! Client records: RFC 7591 client metadata as INTERFACE.md §7 uses it, and
 //! the checks that turn untrusted JSON into a [`ClientMetadata`].
 
+pub use crate::credential_fields::{
+    check_https_uri, check_public_jwks, ASYMMETRIC_ASSERTION_ALGS, MAC_ASSERTION_ALGS, MAX_JWKS_KEYS,
+};
+use crate::credential_fields::{key_fields, tls_name_field};
 use crate::scope::ScopeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -169,7 +173,7 @@ pub struct MetadataError {
     pub message: String,
 }
 
-fn err(field: &str, message: impl Into<String>) -> MetadataError {
+pub(crate) fn err(field: &str, message: impl Into<String>) -> MetadataError {
     MetadataError {
         field: field.chars().take(64).collect(),
         message: message.into(),
@@ -183,10 +187,6 @@ pub struct ClientRegistration {
     pub disabled: Option<bool>,
     pub metadata: ClientMetadata,
 }
-
-/// Fields used with authentication methods this build does not verify yet:
-/// refused with a message that says so, rather than stored and ignored.
-const METHOD_SPECIFIC_FIELDS: [(&str, &str); 0] = [];
 
 const MAX_NAME_LEN: usize = 200;
 
@@ -235,7 +235,7 @@ impl ClientMetadata {
                     // Read-only fields the API answers with: accepted back unchanged.
                     | "client_id_issued_at"
                     | "client_secret_expires_at"
-            ) || METHOD_SPECIFIC_FIELDS.iter().any(|(f, _)| f == key);
+            );
             if !known {
                 return Err(err(key, "unknown client metadata field"));
             }
@@ -281,15 +281,6 @@ impl ClientMetadata {
             }
             Some(_) => return Err(err("token_endpoint_auth_method", "must be a string")),
         };
-
-        for (field, methods) in METHOD_SPECIFIC_FIELDS {
-            if obj.get(field).is_some_and(|v| !v.is_null()) {
-                return Err(err(
-                    field,
-                    format!("is used only with token_endpoint_auth_method {methods}"),
-                ));
-            }
-        }
 
         let scope = match obj.get("scope") {
             None | Some(Value::Null) => ScopeSet::default(),
@@ -360,169 +351,6 @@ impl ClientMetadata {
             },
         })
     }
-}
-
-/// Algorithms a `private_key_jwt` assertion may be signed with.
-pub const ASYMMETRIC_ASSERTION_ALGS: [&str; 6] = ["RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"];
-/// Algorithms a `client_secret_jwt` assertion may be MACed with.
-pub const MAC_ASSERTION_ALGS: [&str; 3] = ["HS256", "HS384", "HS512"];
-
-/// Most keys a registered JWK Set may hold.
-pub const MAX_JWKS_KEYS: usize = 20;
-/// Members that only private (or symmetric) JWKs carry.
-const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-type KeyFields = (Option<Value>, Option<String>, Option<String>);
-
-/// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg`, checked against the method.
-fn key_fields(obj: &Map<String, Value>, method: AuthMethod) -> Result<KeyFields, MetadataError> {
-    let present = |f: &str| obj.get(f).filter(|v| !v.is_null());
-    let jwks = present("jwks").cloned();
-    let jwks_uri = match present("jwks_uri") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(err("jwks_uri", "must be a string")),
-    };
-    let alg = match present("token_endpoint_auth_signing_alg") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(err("token_endpoint_auth_signing_alg", "must be a string")),
-    };
-    match method {
-        AuthMethod::PrivateKeyJwt | AuthMethod::SelfSignedTlsClientAuth => {
-            match (&jwks, &jwks_uri) {
-                (Some(_), Some(_)) => return Err(err("jwks", "give either jwks or jwks_uri, not both")),
-                (None, None) => return Err(err("jwks", format!("{method} needs jwks or jwks_uri"))),
-                _ => {}
-            }
-            if method == AuthMethod::SelfSignedTlsClientAuth && alg.is_some() {
-                return Err(err(
-                    "token_endpoint_auth_signing_alg",
-                    "is used only with private_key_jwt or client_secret_jwt",
-                ));
-            }
-            if let Some(set) = &jwks {
-                check_public_jwks(set).map_err(|m| err("jwks", m))?;
-            }
-            if let Some(uri) = &jwks_uri {
-                check_https_uri(uri).map_err(|m| err("jwks_uri", m))?;
-            }
-            if let Some(a) = &alg {
-                if !ASYMMETRIC_ASSERTION_ALGS.contains(&a.as_str()) {
-                    return Err(err(
-                        "token_endpoint_auth_signing_alg",
-                        "private_key_jwt takes RS256, PS256, ES256, ES384 or EdDSA (never none or a MAC)",
-                    ));
-                }
-            }
-        }
-        other => {
-            for (field, value) in [("jwks", jwks.is_some()), ("jwks_uri", jwks_uri.is_some())] {
-                if value {
-                    return Err(err(
-                        field,
-                        "is used only with token_endpoint_auth_method private_key_jwt",
-                    ));
-                }
-            }
-            if let Some(a) = &alg {
-                if other != AuthMethod::ClientSecretJwt {
-                    return Err(err(
-                        "token_endpoint_auth_signing_alg",
-                        "is used only with private_key_jwt or client_secret_jwt",
-                    ));
-                }
-                if !MAC_ASSERTION_ALGS.contains(&a.as_str()) {
-                    return Err(err(
-                        "token_endpoint_auth_signing_alg",
-                        "client_secret_jwt takes HS256, HS384 or HS512",
-                    ));
-                }
-            }
-        }
-    }
-    let alg = alg.map(|a| if a == "Ed25519" { "EdDSA".to_owned() } else { a });
-    Ok((jwks, jwks_uri, alg))
-}
-
-/// `tls_client_auth` registers exactly one of the five name fields; other
-/// methods none.
-fn tls_name_field(obj: &Map<String, Value>, method: AuthMethod) -> Result<Option<(String, String)>, MetadataError> {
-    let mut found = None;
-    for field in TLS_NAME_FIELDS {
-        match obj.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(v)) if !v.trim().is_empty() && v.len() <= 1024 => {
-                if method != AuthMethod::TlsClientAuth {
-                    return Err(err(
-                        field,
-                        "is used only with token_endpoint_auth_method tls_client_auth",
-                    ));
-                }
-                if found.is_some() {
-                    return Err(err(field, "register exactly one of the tls_client_auth_* fields"));
-                }
-                found = Some((field.to_owned(), v.clone()));
-            }
-            Some(_) => return Err(err(field, "must be a non-empty string")),
-        }
-    }
-    if method == AuthMethod::TlsClientAuth && found.is_none() {
-        return Err(err(
-            "tls_client_auth_subject_dn",
-            "tls_client_auth needs one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email",
-        ));
-    }
-    Ok(found)
-}
-
-/// A JWK Set of public signature keys: `{"keys": [...]}`, 1 to 20 keys of
-/// kty RSA, EC or OKP, none with private members, `use` (if any) `sig`.
-/// Whether each key parses is checked by `tessera-clientauth`.
-pub fn check_public_jwks(set: &Value) -> Result<(), String> {
-    let keys = set
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("must be a JWK Set: an object with a \"keys\" array")?;
-    if keys.is_empty() || keys.len() > MAX_JWKS_KEYS {
-        return Err(format!("must hold 1 to {MAX_JWKS_KEYS} keys"));
-    }
-    if set.as_object().is_some_and(|o| o.len() != 1) {
-        return Err("a JWK Set holds only \"keys\"".into());
-    }
-    for (i, key) in keys.iter().enumerate() {
-        let obj = key.as_object().ok_or_else(|| format!("key {i} is not an object"))?;
-        if let Some(m) = PRIVATE_JWK_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
-            return Err(format!(
-                "key {i} has the private member \"{m}\": register public keys only"
-            ));
-        }
-        match obj.get("kty").and_then(Value::as_str) {
-            Some("RSA" | "EC" | "OKP") => {}
-            _ => return Err(format!("key {i}: kty must be RSA, EC or OKP")),
-        }
-        if let Some(u) = obj.get("use") {
-            if u.as_str() != Some("sig") {
-                return Err(format!("key {i}: use must be \"sig\""));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// An absolute `https` URI without fragment or credentials.
-pub fn check_https_uri(raw: &str) -> Result<(), String> {
-    if raw.len() > 2048 {
-        return Err("at most 2048 characters".into());
-    }
-    let url = url::Url::parse(raw).map_err(|_| "must be an absolute https URI".to_owned())?;
-    if url.scheme() != "https" {
-        return Err("must use https".into());
-    }
-    if url.host_str().is_none() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err("must have a host and no fragment or credentials".into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
