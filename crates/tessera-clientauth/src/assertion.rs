@@ -26,7 +26,7 @@ pub struct AssertionPolicy<'a> {
     /// rfc7523bis: only the issuer, as a single string.
     pub strict_audience: bool,
     /// Asymmetric algorithms allowed for `private_key_jwt`.
-    pub allowed_algs: Vec<&'a str>,
+    pub allowed_algs: &'a [&'a str],
     pub max_lifetime_secs: i64,
     pub clock_skew_secs: i64,
 }

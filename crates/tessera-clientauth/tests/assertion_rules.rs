@@ -19,7 +19,7 @@ fn policy(strict: bool) -> AssertionPolicy<'static> {
         token_endpoint: TOKEN,
         mtls_token_endpoint: Some("https://mtls.as.example/t/acme/oauth2/token"),
         strict_audience: strict,
-        allowed_algs: vec!["RS256", "PS256", "ES256", "ES384", "EdDSA"],
+        allowed_algs: &["RS256", "PS256", "ES256", "ES384", "EdDSA"],
         max_lifetime_secs: 300,
         clock_skew_secs: 60,
     }
@@ -266,7 +266,7 @@ fn tenant_allow_list_and_registered_alg() {
     let raw = sign(c.signer.as_ref(), Some("k1"), None, &claims(json!({})));
     let a = UnverifiedAssertion::parse(&raw).unwrap();
     let mut p = policy(false);
-    p.allowed_algs = vec!["RS256"];
+    p.allowed_algs = &["RS256"];
     let e = a
         .verify("c1", AssertionKey::Public(&c.keys), None, &p, NOW)
         .unwrap_err();

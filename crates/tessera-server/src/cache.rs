@@ -56,6 +56,11 @@ pub struct TenantSnapshot {
     pub version: i64,
     pub settings: TenantSettings,
     pub issuer: String,
+    /// `{issuer}/oauth2/token`, and its mTLS alias: accepted assertion audiences.
+    pub token_endpoint: String,
+    pub mtls_token_endpoint: Option<String>,
+    /// The tenant's assertion algorithms, as names.
+    pub assertion_algs: Vec<&'static str>,
     pub clients: HashMap<String, CachedClient>,
     pub keys: TenantKeys,
     /// CA certificates for `tls_client_auth`, as a ready OpenSSL store.
@@ -151,8 +156,16 @@ impl TenantSnapshot {
             .collect();
         let trust_anchors = TrustAnchors::build(&anchors).map_err(corrupt)?;
         let metadata_json = metadata_document(&issuer, &settings, services.mtls_base()).to_string();
+        let token_endpoint = format!("{issuer}/oauth2/token");
+        let mtls_token_endpoint = services
+            .mtls_base()
+            .map(|base| format!("{base}/t/{}/oauth2/token", rows.tenant.id));
+        let assertion_algs = settings.assertion_algs.iter().map(|a| a.as_str()).collect();
         Ok(Self {
             id: rows.tenant.id,
+            token_endpoint,
+            mtls_token_endpoint,
+            assertion_algs,
             version: rows.tenant.version,
             settings,
             issuer,

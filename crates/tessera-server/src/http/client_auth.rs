@@ -17,6 +17,19 @@ use tessera_core::form::{is_form_content_type, Form};
 use tessera_core::time::now_secs;
 use tessera_core::{AuthMethod, ClientId, OAuthError};
 
+/// Logs a refused request (tenant, client, error, reason; never the
+/// credential) and shapes it for the wire.
+pub(crate) fn log_refusal(tenant: &str, e: OAuthError, client: Option<&ClientId>, what: &'static str) -> ApiError {
+    tracing::info!(
+        tenant = %tenant,
+        client_id = client.map(ClientId::as_str).unwrap_or("-"),
+        error = e.code.as_str(),
+        reason = %e.description,
+        "{what}"
+    );
+    e.into()
+}
+
 /// The form body, the `Authorization` header and what the connection
 /// presented: checked content type, size cap, no repeated parameters.
 pub(crate) async fn read_request(
@@ -48,13 +61,13 @@ pub(crate) type Refusal = (OAuthError, Option<ClientId>);
 
 /// Authenticates the client by the one method the request carries; answers
 /// the client id and the challenge its refusals carry.
-pub(crate) async fn authenticate(
+pub(crate) async fn authenticate<'s>(
     state: &AppState,
-    snap: &TenantSnapshot,
+    snap: &'s TenantSnapshot,
     form: &Form,
     authorization: Option<&[u8]>,
     conn: &ConnInfo,
-) -> Result<(ClientId, Challenge), Refusal> {
+) -> Result<(ClientId, &'s CachedClient, Challenge), Refusal> {
     let has_cert = !conn.client_chain.is_empty();
     let creds = PresentedCredentials::extract_with_certificate(authorization, form, has_cert).map_err(|e| (e, None))?;
     let challenge = if creds.is_basic() {
@@ -143,7 +156,7 @@ pub(crate) async fn authenticate(
             Some(client_id),
         ));
     }
-    Ok((client_id, challenge))
+    Ok((client_id, client, challenge))
 }
 
 /// Checks an assertion against the client's registered method and keys.
@@ -156,17 +169,12 @@ async fn verify_assertion(
     now: i64,
 ) -> Result<tessera_clientauth::VerifiedAssertion, OAuthError> {
     let settings = &snap.settings;
-    let token_endpoint = format!("{}/oauth2/token", snap.issuer);
-    let mtls_token_endpoint = state
-        .services
-        .mtls_base()
-        .map(|base| format!("{base}/t/{}/oauth2/token", snap.id));
     let policy = AssertionPolicy {
         issuer: &snap.issuer,
-        token_endpoint: &token_endpoint,
-        mtls_token_endpoint: mtls_token_endpoint.as_deref(),
+        token_endpoint: &snap.token_endpoint,
+        mtls_token_endpoint: snap.mtls_token_endpoint.as_deref(),
         strict_audience: settings.strict_assertion_audience,
-        allowed_algs: settings.assertion_algs.iter().map(|a| a.as_str()).collect(),
+        allowed_algs: &snap.assertion_algs,
         max_lifetime_secs: i64::from(settings.assertion_max_lifetime_secs),
         clock_skew_secs: i64::from(settings.clock_skew_secs),
     };

@@ -7,7 +7,7 @@
 //! whose `aud` holds one of its `introspection_audiences`. Everything else is
 //! `{"active": false}`, never an error that would tell the cases apart.
 
-use super::client_auth::{authenticate, read_request};
+use super::client_auth::{authenticate, log_refusal, read_request};
 use super::error::ApiError;
 use super::tenant_snapshot;
 use crate::cache::{blocking, TenantSnapshot};
@@ -29,33 +29,22 @@ fn no_store(v: Value) -> HttpResponse {
         .json(v)
 }
 
-/// Authenticates the caller; refusals are logged like the token endpoint's.
-async fn caller(
+/// Authenticates the caller (a disabled client is refused by
+/// `authenticate`) and reads the required `token` parameter.
+async fn caller_and_token(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     snap: &TenantSnapshot,
-) -> Result<(ClientId, tessera_core::form::Form), ApiError> {
+) -> Result<(ClientId, String), ApiError> {
     let (form, authorization, conn) = read_request(req, payload, state, snap).await?;
-    match authenticate(state, snap, &form, authorization.as_deref(), &conn).await {
-        Ok((client_id, _)) => {
-            let disabled = snap.clients.get(client_id.as_str()).is_none_or(|c| c.disabled);
-            if disabled {
-                return Err(OAuthError::invalid_client("client authentication failed").into());
-            }
-            Ok((client_id, form))
-        }
-        Err((e, client)) => {
-            tracing::info!(
-                tenant = %snap.id,
-                client_id = client.as_ref().map(ClientId::as_str).unwrap_or("-"),
-                error = e.code.as_str(),
-                reason = %e.description,
-                "client authentication refused"
-            );
-            Err(e.into())
-        }
-    }
+    let (client_id, _, _) = authenticate(state, snap, &form, authorization.as_deref(), &conn)
+        .await
+        .map_err(|(e, client)| log_refusal(&snap.id, e, client.as_ref(), "client authentication refused"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| ApiError::from(OAuthError::invalid_request("token is required")))?;
+    Ok((client_id, token.to_owned()))
 }
 
 /// The token, if it is one of this tenant's, valid now and not revoked.
@@ -78,11 +67,8 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let snap = tenant_snapshot(&state, &path).await?;
-    let (caller_id, form) = caller(&req, payload, &state, &snap).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| ApiError::from(OAuthError::invalid_request("token is required")))?;
-    let Some(verified) = live_token(&state, &snap, token).await? else {
+    let (caller_id, token) = caller_and_token(&req, payload, &state, &snap).await?;
+    let Some(verified) = live_token(&state, &snap, &token).await? else {
         return Ok(no_store(json!({"active": false})));
     };
     let own = verified.str_claim("client_id") == Some(caller_id.as_str());
@@ -124,12 +110,9 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let snap = tenant_snapshot(&state, &path).await?;
-    let (caller_id, form) = caller(&req, payload, &state, &snap).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| ApiError::from(OAuthError::invalid_request("token is required")))?;
+    let (caller_id, token) = caller_and_token(&req, payload, &state, &snap).await?;
     // token_type_hint is honoured by not needing it: only access tokens exist here.
-    let Some(verified) = live_token(&state, &snap, token).await? else {
+    let Some(verified) = live_token(&state, &snap, &token).await? else {
         // RFC 7009 §2.2: unknown, invalid or expired tokens answer 200 too.
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))

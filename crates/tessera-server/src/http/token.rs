@@ -4,10 +4,10 @@
 //! one keyed hash (or one assertion signature check and one replay-cache
 //! insert), one signature, answer. No database read.
 
-use super::client_auth::{authenticate, read_request};
+use super::client_auth::{authenticate, log_refusal, read_request};
 use super::error::ApiError;
 use super::tenant_snapshot;
-use crate::cache::TenantSnapshot;
+use crate::cache::{CachedClient, TenantSnapshot};
 use crate::state::AppState;
 use crate::tls::ConnInfo;
 use actix_web::http::header;
@@ -43,8 +43,8 @@ pub async fn token(
 
     let result = match check_grant(&form) {
         Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {
-            Ok((client_id, challenge)) => {
-                issue(&snap, &form, &client_id, challenge, &conn).map_err(|e| (e, Some(client_id)))
+            Ok((client_id, client, challenge)) => {
+                issue(&snap, &form, &client_id, client, challenge, &conn).map_err(|e| (e, Some(client_id)))
             }
             Err(refusal) => Err(refusal),
         },
@@ -59,16 +59,7 @@ pub async fn token(
         .token_requests
         .with_label_values(&[&snap.id, method, outcome])
         .inc();
-    result.map_err(|(e, client)| {
-        tracing::info!(
-            tenant = %snap.id,
-            client_id = client.as_ref().map(ClientId::as_str).unwrap_or("-"),
-            error = e.code.as_str(),
-            reason = %e.description,
-            "token request refused"
-        );
-        e.into()
-    })
+    result.map_err(|(e, client)| log_refusal(&snap.id, e, client.as_ref(), "token request refused"))
 }
 
 /// The kind of credential a request carries, for metrics (bounded values).
@@ -102,12 +93,10 @@ fn issue(
     snap: &TenantSnapshot,
     form: &Form,
     client_id: &ClientId,
+    client: &CachedClient,
     challenge: Challenge,
     conn: &ConnInfo,
 ) -> Result<HttpResponse, OAuthError> {
-    let Some(client) = snap.clients.get(client_id.as_str()) else {
-        return Err(OAuthError::invalid_client("client authentication failed"));
-    };
     let now = now_secs();
     let scope = match form.get("scope") {
         None => client.metadata.scope.clone(),
