@@ -298,3 +298,33 @@ impl rustls::server::danger::ClientCertVerifier for AcceptAnyClientCert {
         self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// A rustls server configuration from PEM files that asks for (does not
+/// require) a client certificate and accepts any chain, checking only the
+/// handshake signature ([`AcceptAnyClientCert`]). `alpn`: the protocols to offer.
+pub fn accept_any_client_cert_config(
+    cert_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+    alpn: &[&[u8]],
+) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
+        .map_err(|e| format!("{}: {e}", cert_pem.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", cert_pem.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", cert_pem.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_pem).map_err(|e| format!("{}: {e}", key_pem.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = std::sync::Arc::new(AcceptAnyClientCert::new(provider.clone()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}

@@ -67,21 +67,8 @@ fn main() -> std::io::Result<()> {
 }
 
 fn tls(cert: &str, key: &str) -> std::io::Result<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(std::io::Error::other)?
-        .collect::<Result<_, _>>()
-        .map_err(std::io::Error::other)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(std::io::Error::other)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     // Ask for a client certificate, accept any chain: the token's binding
     // (cnf.x5t#S256) decides, and the handshake proves the key.
-    let verifier = Arc::new(tessera_clientauth::mtls::AcceptAnyClientCert::new(provider.clone()));
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
+    tessera_clientauth::mtls::accept_any_client_cert_config(cert.as_ref(), key.as_ref(), &[b"http/1.1"])
         .map_err(std::io::Error::other)
 }

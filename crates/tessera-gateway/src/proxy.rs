@@ -11,7 +11,6 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use futures_util::StreamExt;
 use std::net::TcpListener;
-use std::sync::Arc;
 use tessera_clientauth::forwarded_cert::ProxySettings;
 
 /// Headers never forwarded (RFC 9110 §7.6.1 hop-by-hop, and ours).
@@ -176,21 +175,5 @@ pub fn build(config: GatewayConfig, listener: TcpListener) -> Result<actix_web::
 }
 
 fn tls_config(config: &GatewayConfig) -> Result<rustls::ServerConfig, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&config.tls_cert)
-        .map_err(|e| format!("tls_cert: {e}"))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("tls_cert: {e}"))?;
-    let key = PrivateKeyDer::from_pem_file(&config.tls_key).map_err(|e| format!("tls_key: {e}"))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(tessera_clientauth::mtls::AcceptAnyClientCert::new(provider.clone()));
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| e.to_string())?;
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tls)
+    tessera_clientauth::mtls::accept_any_client_cert_config(&config.tls_cert, &config.tls_key, &[b"http/1.1"])
 }

@@ -50,15 +50,12 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
 
 /// The mTLS listener: asks for (does not require) a client certificate.
 pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
-    let (certs, key) = load_identity(cert, key)?;
-    let provider = provider();
-    let verifier = Arc::new(tessera_clientauth::mtls::AcceptAnyClientCert::new(provider.clone()));
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    tessera_clientauth::mtls::accept_any_client_cert_config(cert, key, &[b"h2", b"http/1.1"]).map_err(|message| {
+        TlsError::File {
+            path: "http.tls_cert / http.tls_key".into(),
+            message,
+        }
+    })
 }
 
 /// What the handlers learn about the connection a request came on.
