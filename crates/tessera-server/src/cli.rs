@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage the CA certificates a tenant trusts for tls_client_auth.
     #[command(subcommand)]
     TrustAnchor(TrustAnchorCommand),
+    /// Print a fresh JWT client assertion (private_key_jwt with --key, or
+    /// client_secret_jwt with --secret), valid 60 seconds: a development aid.
+    Assertion(AssertionArgs),
     /// Check a configuration (file and TESSERA_* variables) and print the
     /// effective result with secrets masked.
     #[command(subcommand)]
@@ -157,6 +160,63 @@ pub enum KeysCommand {
     /// Rotate: the published next key starts signing, the current key stays
     /// published until its tokens expire, a new next key is published.
     Rotate { tenant: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AssertionArgs {
+    /// The client id (becomes iss and sub).
+    #[arg(long)]
+    pub client_id: String,
+    /// The audience: the tenant's issuer or token endpoint URL.
+    #[arg(long)]
+    pub audience: String,
+    /// ES256 private key (PEM) for private_key_jwt.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "secret_file",
+        conflicts_with = "secret_file"
+    )]
+    pub key: Option<PathBuf>,
+    /// The kid to put in the header (private_key_jwt).
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// File holding the client secret, for client_secret_jwt (HS256).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// Signs a 60-second client assertion (RFC 7523) for `args`.
+pub fn sign_assertion(args: &AssertionArgs) -> Result<String, String> {
+    use josekit::jws::{JwsHeader, ES256, HS256};
+    let now = tessera_core::time::now_secs();
+    let mut jti = [0u8; 16];
+    openssl::rand::rand_bytes(&mut jti).map_err(|e| e.to_string())?;
+    let mut payload = josekit::jwt::JwtPayload::new();
+    payload.set_issuer(&args.client_id);
+    payload.set_subject(&args.client_id);
+    payload.set_audience(vec![args.audience.clone()]);
+    payload.set_jwt_id(jti.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let at = |secs: i64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    payload.set_issued_at(&at(now));
+    payload.set_expires_at(&at(now + 60));
+    let mut header = JwsHeader::new();
+    header.set_token_type("JWT");
+    if let Some(path) = &args.key {
+        let pem = std::fs::read(path).map_err(|e| format!("--key {}: {e}", path.display()))?;
+        if let Some(kid) = &args.kid {
+            header.set_key_id(kid);
+        }
+        let signer = ES256.signer_from_pem(&pem).map_err(|e| format!("--key: {e}"))?;
+        josekit::jwt::encode_with_signer(&payload, &header, &signer).map_err(|e| e.to_string())
+    } else {
+        let path = args.secret_file.as_ref().ok_or("give --key or --secret-file")?;
+        let secret = std::fs::read_to_string(path).map_err(|e| format!("--secret-file {}: {e}", path.display()))?;
+        let signer = HS256
+            .signer_from_bytes(secret.trim().as_bytes())
+            .map_err(|e| e.to_string())?;
+        josekit::jwt::encode_with_signer(&payload, &header, &signer).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -351,7 +411,7 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
         }
         Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
         Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),
-        Command::Serve { .. } | Command::DevCerts { .. } | Command::Config(_) => {
+        Command::Serve { .. } | Command::DevCerts { .. } | Command::Config(_) | Command::Assertion(_) => {
             return Err(CliError::Usage("not an admin command".into()));
         }
     }

@@ -14,6 +14,10 @@ pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_CLIENT: &str = "demo-client";
 pub const DEMO_MTLS_CLIENT: &str = "demo-mtls";
 pub const DEMO_SELF_SIGNED_CLIENT: &str = "demo-self-signed";
+pub const DEMO_JWT_CLIENT: &str = "demo-jwt";
+pub const DEMO_MAC_CLIENT: &str = "demo-mac";
+/// The demo private_key_jwt client's key id.
+pub const DEMO_JWT_KID: &str = "demo-jwt-1";
 
 /// Paths the demo keeps its state in, relative to the working directory.
 pub struct DemoPaths {
@@ -102,6 +106,7 @@ pub fn seed(services: &Services, paths: &DemoPaths) -> Result<(String, String), 
         services.create_tenant(&json!({"id": DEMO_TENANT, "display_name": "Demo tenant"}), &audit)?;
     }
     seed_mtls_clients(services, paths, &audit)?;
+    seed_assertion_clients(services, paths, &audit)?;
     let secret_file = paths.data.join("demo-client.secret");
     let exists = services.store.get_client(DEMO_TENANT, DEMO_CLIENT)?.is_some();
     let secret = match (exists, secret_file.exists()) {
@@ -131,6 +136,60 @@ pub fn seed(services: &Services, paths: &DemoPaths) -> Result<(String, String), 
         write_private_file(&secret_file, format!("{secret}\n").as_bytes()).map_err(ServiceError::Invalid)?;
     }
     Ok((DEMO_CLIENT.to_owned(), secret))
+}
+
+/// A `private_key_jwt` client (ES256 key in `certs/demo-jwt.key`) and a
+/// `client_secret_jwt` client (secret in `data/demo-mac.secret`, demo only!).
+fn seed_assertion_clients(services: &Services, paths: &DemoPaths, audit: &AuditEntry) -> Result<(), ServiceError> {
+    let invalid = |e: String| ServiceError::Invalid(e);
+    let key_file = paths.certs.join("demo-jwt.key");
+    if !key_file.exists() {
+        let key = josekit::jws::ES256
+            .generate_key_pair()
+            .map_err(|e| invalid(e.to_string()))?;
+        write_private_file(&key_file, &josekit::jwk::KeyPair::to_pem_private_key(&key)).map_err(invalid)?;
+    }
+    if services.store.get_client(DEMO_TENANT, DEMO_JWT_CLIENT)?.is_none() {
+        let pem = std::fs::read(&key_file).map_err(|e| invalid(e.to_string()))?;
+        let key = josekit::jws::ES256
+            .key_pair_from_pem(&pem)
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut jwk = serde_json::to_value(josekit::jwk::KeyPair::to_jwk_public_key(&key).as_ref())
+            .map_err(|e| invalid(e.to_string()))?;
+        jwk["kid"] = json!(DEMO_JWT_KID);
+        services.create_client(
+            DEMO_TENANT,
+            &json!({
+                "client_id": DEMO_JWT_CLIENT,
+                "client_name": "Demo client (private_key_jwt)",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [jwk]},
+                "scope": "demo:read",
+            }),
+            audit,
+        )?;
+    }
+    let secret_file = paths.data.join("demo-mac.secret");
+    let exists = services.store.get_client(DEMO_TENANT, DEMO_MAC_CLIENT)?.is_some();
+    if !exists || !secret_file.exists() {
+        let made = if exists {
+            services.rotate_secret(DEMO_TENANT, DEMO_MAC_CLIENT, Default::default(), audit)?
+        } else {
+            services.create_client(
+                DEMO_TENANT,
+                &json!({
+                    "client_id": DEMO_MAC_CLIENT,
+                    "client_name": "Demo client (client_secret_jwt)",
+                    "token_endpoint_auth_method": "client_secret_jwt",
+                    "scope": "demo:read",
+                }),
+                audit,
+            )?
+        };
+        let _ = std::fs::remove_file(&secret_file);
+        write_private_file(&secret_file, made.secret.unwrap_or_default().as_bytes()).map_err(invalid)?;
+    }
+    Ok(())
 }
 
 fn seed_mtls_clients(services: &Services, paths: &DemoPaths, audit: &AuditEntry) -> Result<(), ServiceError> {
@@ -202,6 +261,10 @@ pub fn banner(config: &Config, info: &DemoInfo) -> String {
          curl --cacert {ca} --cert certs/demo-mtls.pem --key certs/demo-mtls.key -d grant_type=client_credentials -d client_id={mtls_id} {mtls_issuer}/oauth2/token\n\n\
          mutual TLS with a self-signed certificate (self_signed_tls_client_auth):\n\n  \
          curl --cacert {ca} --cert certs/demo-self-signed.pem --key certs/demo-self-signed.key -d grant_type=client_credentials -d client_id={ss_id} {mtls_issuer}/oauth2/token\n\n\
+         private_key_jwt (a fresh assertion signed with certs/demo-jwt.key each time):\n\n  \
+         curl --cacert {ca} -d grant_type=client_credentials -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d client_assertion=$({exe} assertion --client-id {jwt_id} --kid {kid} --key certs/demo-jwt.key --audience {issuer}) {issuer}/oauth2/token\n\n\
+         client_secret_jwt (HS256 with the secret in data/demo-mac.secret):\n\n  \
+         curl --cacert {ca} -d grant_type=client_credentials -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d client_assertion=$({exe} assertion --client-id {mac_id} --secret-file data/demo-mac.secret --audience {issuer}) {issuer}/oauth2/token\n\n\
          Admin API (bootstrap token, kept in data/bootstrap.token):\n\n  \
          curl --cacert {ca} -H 'Authorization: Bearer {bootstrap}' {base}/admin/v1/tenants\n\n\
          Data is kept under ./data and ./certs; delete them to start over.\n",
@@ -210,6 +273,12 @@ pub fn banner(config: &Config, info: &DemoInfo) -> String {
         bootstrap = info.bootstrap_token,
         base = config.public_base(),
         mtls_id = DEMO_MTLS_CLIENT,
+        jwt_id = DEMO_JWT_CLIENT,
+        mac_id = DEMO_MAC_CLIENT,
+        kid = DEMO_JWT_KID,
+        exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "tessera".into()),
         ss_id = DEMO_SELF_SIGNED_CLIENT,
         mtls_issuer = format!(
             "{}/t/{DEMO_TENANT}",

@@ -372,6 +372,30 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
         let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         assert!(answer["access_token"].is_string(), "{client}: {answer}");
     }
+    // The demo's assertion clients, with `tessera assertion` as the banner prints it.
+    let issuer = format!("https://127.0.0.1:{port}/t/demo");
+    let jwt_args = ["--kid", "demo-jwt-1", "--key", "certs/demo-jwt.key"];
+    let mac_args = ["--secret-file", "data/demo-mac.secret"];
+    for (client, extra) in [("demo-jwt", &jwt_args[..]), ("demo-mac", &mac_args[..])] {
+        let o = run(tessera(&dir)
+            .args(["assertion", "--client-id", client, "--audience", &issuer])
+            .args(extra));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let assertion = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+        let out = Command::new("curl")
+            .current_dir(&dir)
+            .args(["-s", "--cacert", "certs/ca.pem", "-d", "grant_type=client_credentials"])
+            .args([
+                "-d",
+                "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ])
+            .args(["-d", &format!("client_assertion={assertion}")])
+            .arg(format!("{issuer}/oauth2/token"))
+            .output()
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(answer["access_token"].is_string(), "{client}: {answer}");
+    }
     sigterm(&child);
     assert!(wait_exit(&mut child).success());
 
