@@ -116,6 +116,15 @@ impl ClientKeySet {
         })
     }
 
+    /// Each key's `kid` and the algorithms it verifies, in set order (for
+    /// showing an administrator what was understood).
+    pub fn summary(&self) -> Vec<(Option<String>, Vec<&'static str>)> {
+        self.keys
+            .iter()
+            .map(|k| (k.kid.clone(), k.verifiers.iter().map(|(alg, _)| *alg).collect()))
+            .collect()
+    }
+
     /// Certificates registered in `x5c` (for `self_signed_tls_client_auth`).
     pub fn certificates(&self) -> &[Vec<u8>] {
         &self.certificates

@@ -54,6 +54,25 @@ pub fn normalize_value(v: &str) -> String {
 pub struct DnError(pub &'static str);
 
 impl DistinguishedName {
+    /// The RDNs as (attribute name or OID, normalized value), most specific
+    /// first, for display.
+    pub fn components(&self) -> Vec<Vec<(String, String)>> {
+        self.0
+            .iter()
+            .map(|rdn| {
+                rdn.iter()
+                    .map(|(oid, value)| {
+                        let name = NAMES
+                            .iter()
+                            .find(|(_, o)| o == oid)
+                            .map_or_else(|| oid.clone(), |(n, _)| n.to_ascii_uppercase());
+                        (name, value.clone())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Parses an RFC 4514 string, e.g. `CN=partner.example, O=Acme\, Inc., C=DE`.
     pub fn parse(s: &str) -> Result<Self, DnError> {
         if s.len() > 1024 {

@@ -125,6 +125,7 @@ impl Application {
             proxy,
             metrics,
             metrics_addr,
+            ui_policy: http::ui::policy_from_config(&config.admin),
         });
         let mtls_addr = match &mtls_listener {
             Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {
@@ -210,6 +211,10 @@ impl Application {
                             .await;
                     if let Err(e) = purged {
                         tracing::warn!(error = %e, "purging assertion replay records failed");
+                    }
+                    let (services, policy) = (state.services.clone(), state.ui_policy);
+                    if let Err(e) = crate::cache::blocking(move || services.purge_admin_state(&policy)).await {
+                        tracing::warn!(error = %e, "purging expired admin sessions failed");
                     }
                 }
             }

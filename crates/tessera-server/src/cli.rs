@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage the CA certificates a tenant trusts for tls_client_auth.
     #[command(subcommand)]
     TrustAnchor(TrustAnchorCommand),
+    /// Manage the people who sign in to the admin UI (/admin/).
+    #[command(subcommand)]
+    AdminUser(AdminUserCommand),
     /// Print a fresh JWT client assertion (private_key_jwt with --key, or
     /// client_secret_jwt with --secret), valid 60 seconds: a development aid.
     Assertion(AssertionArgs),
@@ -151,6 +154,52 @@ pub struct ClientCreate {
     /// Further RFC 7591 metadata as a JSON object (merged in).
     #[arg(long, value_name = "JSON")]
     pub metadata: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminUserCommand {
+    /// Create an admin UI account. Without --password-stdin a strong
+    /// password is generated and printed once.
+    Create {
+        /// Lower-case letters, digits and '.', '_', '@', '-'.
+        username: String,
+        /// Confine the account to this tenant (a tenant admin).
+        #[arg(long, required_unless_present = "global", conflicts_with = "global")]
+        tenant: Option<String>,
+        /// A global admin: every tenant, and tenant creation.
+        #[arg(long)]
+        global: bool,
+        /// Read the password (at least 12 characters) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (generated unless --password-stdin); the account's
+    /// sessions end everywhere.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List admin UI accounts.
+    List,
+    /// Delete an account (its sessions end at once).
+    Delete { username: String },
+}
+
+/// The password from standard input (one line, the newline dropped), or a
+/// generated one that is printed.
+fn admin_password(from_stdin: bool) -> Result<(String, bool), CliError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
+        return Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false));
+    }
+    let mut b = [0u8; 18];
+    openssl::rand::rand_bytes(&mut b).map_err(|e| CliError::Usage(e.to_string()))?;
+    use base64::Engine as _;
+    Ok((base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b), true))
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +457,35 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
         Command::TrustAnchor(TrustAnchorCommand::Delete { tenant, id }) => {
             services.delete_trust_anchor(&tenant, &id, &audit)?;
             println!("deleted trust anchor {id} of tenant {tenant}");
+        }
+        Command::AdminUser(AdminUserCommand::Create {
+            username,
+            tenant,
+            global: _,
+            password_stdin,
+        }) => {
+            let (password, generated) = admin_password(password_stdin)?;
+            print(&services.create_admin_user(&username, tenant.as_deref(), &password, &audit)?);
+            if generated {
+                println!("password: {password}");
+                eprintln!("The password above is shown only once.");
+            }
+        }
+        Command::AdminUser(AdminUserCommand::ResetPassword {
+            username,
+            password_stdin,
+        }) => {
+            let (password, generated) = admin_password(password_stdin)?;
+            services.reset_admin_password(&username, &password, &audit)?;
+            println!("password of {username} changed; its sessions have ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::AdminUser(AdminUserCommand::List) => print(&Value::Array(services.list_admin_users()?)),
+        Command::AdminUser(AdminUserCommand::Delete { username }) => {
+            services.delete_admin_user(&username, &audit)?;
+            println!("deleted admin user {username}");
         }
         Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
         Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),

@@ -96,16 +96,61 @@ pub struct MtlsConfig {
     pub public_url: String,
 }
 
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     pub bootstrap_token: Option<String>,
+    /// Admin UI: a session unused this long ends.
+    #[serde(default = "default_session_idle")]
+    pub session_idle_timeout_secs: u64,
+    /// Admin UI: a session ends this long after sign-in, used or not.
+    #[serde(default = "default_session_max")]
+    pub session_max_lifetime_secs: u64,
+    /// Failed sign-ins per account within the window before it is refused.
+    #[serde(default = "default_failures_per_account")]
+    pub login_max_failures_per_account: u32,
+    /// Failed sign-ins per source address within the window.
+    #[serde(default = "default_failures_per_address")]
+    pub login_max_failures_per_address: u32,
+    #[serde(default = "default_throttle_window")]
+    pub login_throttle_window_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_token: None,
+            session_idle_timeout_secs: default_session_idle(),
+            session_max_lifetime_secs: default_session_max(),
+            login_max_failures_per_account: default_failures_per_account(),
+            login_max_failures_per_address: default_failures_per_address(),
+            login_throttle_window_secs: default_throttle_window(),
+        }
+    }
+}
+
+fn default_session_idle() -> u64 {
+    30 * 60
+}
+fn default_session_max() -> u64 {
+    12 * 3600
+}
+fn default_failures_per_account() -> u32 {
+    5
+}
+fn default_failures_per_address() -> u32 {
+    50
+}
+fn default_throttle_window() -> u64 {
+    15 * 60
 }
 
 impl std::fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminConfig")
             .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
+            .field("session_idle_timeout_secs", &self.session_idle_timeout_secs)
+            .field("session_max_lifetime_secs", &self.session_max_lifetime_secs)
             .finish()
     }
 }
@@ -345,6 +390,19 @@ impl Config {
             if token.len() < 32 {
                 return Err(invalid("admin.bootstrap_token", "must be at least 32 characters"));
             }
+        }
+        let a = &self.admin;
+        if a.session_idle_timeout_secs < 10 || a.session_max_lifetime_secs < a.session_idle_timeout_secs {
+            return Err(invalid(
+                "admin.session_idle_timeout_secs",
+                "must be at least 10 and at most admin.session_max_lifetime_secs",
+            ));
+        }
+        if a.login_max_failures_per_account == 0 || a.login_max_failures_per_address == 0 {
+            return Err(invalid("admin.login_max_failures_per_account", "limits must be at least 1"));
+        }
+        if a.login_throttle_window_secs == 0 {
+            return Err(invalid("admin.login_throttle_window_secs", "must be at least 1"));
         }
         if let Some(mtls) = &self.mtls {
             mtls.listen

@@ -41,6 +41,22 @@ pub struct DemoInfo {
     pub client_secret: String,
     pub bootstrap_token: String,
     pub ca_cert: PathBuf,
+    /// The admin UI password of [`DEMO_ADMIN_USER`].
+    pub admin_password: String,
+}
+
+/// The demo's global admin UI account.
+pub const DEMO_ADMIN_USER: &str = "admin";
+
+/// Creates the demo's admin UI account on first run; its password is kept
+/// in `data/admin.password` (like the bootstrap token) and returned.
+pub fn ensure_admin_user(services: &Services, paths: &DemoPaths) -> Result<String, ServiceError> {
+    let password =
+        read_or_create_secret_file(&paths.data.join("admin.password")).map_err(ServiceError::Invalid)?;
+    if services.store.get_admin_user(DEMO_ADMIN_USER)?.is_none() {
+        services.create_admin_user(DEMO_ADMIN_USER, None, &password, &AuditEntry::new("demo", None))?;
+    }
+    Ok(password)
 }
 
 fn read_or_create_secret_file(path: &Path) -> Result<String, String> {
@@ -267,10 +283,13 @@ pub fn banner(config: &Config, info: &DemoInfo) -> String {
          curl --cacert {ca} -d grant_type=client_credentials -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d client_assertion=$({exe} assertion --client-id {mac_id} --secret-file data/demo-mac.secret --audience {issuer}) {issuer}/oauth2/token\n\n\
          Admin API (bootstrap token, kept in data/bootstrap.token):\n\n  \
          curl --cacert {ca} -H 'Authorization: Bearer {bootstrap}' {base}/admin/v1/tenants\n\n\
+         Admin UI: {base}/admin/  user: {admin}  password: {admin_password}  (kept in data/admin.password)\n\n\
          Data is kept under ./data and ./certs; delete them to start over.\n",
         id = info.client_id,
         secret = info.client_secret,
         bootstrap = info.bootstrap_token,
+        admin = DEMO_ADMIN_USER,
+        admin_password = info.admin_password,
         base = config.public_base(),
         mtls_id = DEMO_MTLS_CLIENT,
         jwt_id = DEMO_JWT_CLIENT,

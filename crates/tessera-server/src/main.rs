@@ -78,7 +78,9 @@ fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
         let (config, ca_cert, bootstrap_token) = demo::prepare_config(config, &paths)?;
         let services = tessera_server::app::open_services(&config).map_err(|e| e.to_string())?;
         let (client_id, client_secret) = demo::seed(&services, &paths).map_err(|e| e.to_string())?;
+        let admin_password = demo::ensure_admin_user(&services, &paths).map_err(|e| e.to_string())?;
         let info = DemoInfo {
+            admin_password,
             client_id,
             client_secret,
             bootstrap_token,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// The metrics listener's address: `/metrics` answers only there.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Admin UI session lifetimes and sign-in throttling.
+    pub ui_policy: crate::service::SessionPolicy,
 }
 
 impl std::fmt::Debug for AppState {

@@ -92,13 +92,40 @@ pub(crate) fn record_change(conn: &mut DbConnection, entry: &AuditEntry, now: i6
     Ok(())
 }
 
+/// Which audit entries to list: each field given must match exactly.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+}
+
 impl Store {
     /// Newest first; `tenant` filters to one tenant.
     pub fn list_audit(&self, tenant: Option<&str>, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        self.list_audit_filtered(tenant, &AuditFilter::default(), limit)
+    }
+
+    /// Newest first, the entries that match `filter`.
+    pub fn list_audit_filtered(
+        &self,
+        tenant: Option<&str>,
+        filter: &AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let mut conn = self.conn()?;
         let mut query = audit_log::table.order(audit_log::id.desc()).limit(limit).into_boxed();
         if let Some(t) = tenant {
             query = query.filter(audit_log::tenant_id.eq(t));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_log::actor.eq(actor));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_log::action.eq(action));
+        }
+        if let Some(target) = &filter.target {
+            query = query.filter(audit_log::target.eq(target));
         }
         Ok(query.load(&mut conn)?)
     }

@@ -3,6 +3,7 @@
 //! async executor (`web::block` / `spawn_blocking`) by the caller.
 #![forbid(unsafe_code)]
 
+mod admin_users;
 mod anchors;
 mod audit;
 mod clients;
@@ -14,7 +15,8 @@ mod replay;
 pub mod schema;
 mod tenants;
 
-pub use audit::{AuditEntry, AuditRecord};
+pub use admin_users::{AdminSession, AdminUserRow};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord};
 pub use clients::SecretUpdate;
 pub use conn::{DbConnection, DbUrl, Store};
 pub use error::StoreError;

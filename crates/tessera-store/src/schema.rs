@@ -98,11 +98,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_users (username) {
+        username -> Text,
+        tenant_id -> Nullable<Text>,
+        password_hash -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        username -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        source -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        throttle_key -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::joinable!(admin_sessions -> admin_users (username));
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     clients,
     client_secrets,
     signing_keys,
     audit_log,
-    change_counter
+    change_counter,
+    admin_users,
+    admin_sessions
 );

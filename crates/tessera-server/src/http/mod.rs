@@ -9,6 +9,7 @@ pub mod error;
 mod introspection;
 pub mod request_id;
 mod token;
+pub mod ui;
 
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .service(web::scope("/admin/v1").configure(admin::configure))
+        .configure(ui::configure)
         .default_service(web::to(not_found));
 }
 

@@ -1,7 +1,8 @@
-//! The admin operations, shared by the admin API, the CLI (and the admin UI
-//! to come), so that no rule is implemented twice. Every call is blocking
+//! The admin operations, shared by the admin API, the admin UI and the CLI,
+//! so that no rule is implemented twice. Every call is blocking
 //! (it talks to the store): HTTP handlers run it through `web::block`.
 
+mod admin_users;
 mod anchors;
 mod clients;
 mod keys;
@@ -9,6 +10,7 @@ mod tenants;
 mod views;
 
 pub(crate) use clients::secret_aad;
+pub use admin_users::{normalize_username, LoginOutcome, SessionPolicy, SignedIn, MIN_PASSWORD_CHARS};
 pub use clients::{ClientWithSecret, RotateSecret};
 pub use views::{client_view, key_view, tenant_view};
 

@@ -162,10 +162,15 @@ impl Services {
         }
     }
 
-    /// The tenant's audit trail, newest first (the latest 200 entries).
-    pub fn list_audit(&self, id: &str) -> Result<Vec<tessera_store::AuditRecord>, ServiceError> {
+    /// The tenant's audit trail, newest first (the latest 200 entries that
+    /// match `filter`).
+    pub fn list_audit(
+        &self,
+        id: &str,
+        filter: &tessera_store::AuditFilter,
+    ) -> Result<Vec<tessera_store::AuditRecord>, ServiceError> {
         super::tenant_must_parse(id)?;
         self.store.get_tenant(id)?.ok_or(ServiceError::NotFound("tenant"))?;
-        Ok(self.store.list_audit(Some(id), 200)?)
+        Ok(self.store.list_audit_filtered(Some(id), filter, 200)?)
     }
 }

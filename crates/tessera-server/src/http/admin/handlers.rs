@@ -273,10 +273,12 @@ pub async fn rotate_keys(req: HttpRequest, path: TenantPath, state: web::Data<Ap
     Ok(ok(json!({ "keys": keys })))
 }
 
+/// `GET .../audit?actor=&action=&target=`: each filter given must match exactly.
 pub async fn list_audit(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let t2 = t.clone();
-    let entries = read(&req, &state, &t, move |s| s.list_audit(&t2)).await?;
+    let filter = audit_filter(req.query_string());
+    let entries = read(&req, &state, &t, move |s| s.list_audit(&t2, &filter)).await?;
     Ok(ok(json!({ "entries": entries })))
 }
 
@@ -324,4 +326,22 @@ pub async fn set_trust_anchor_crl(
         s.set_trust_anchor_crl(&t2, &id, &body, a)
     })
     .await?))
+}
+
+/// The audit filters of a query string; empty values and other keys are ignored.
+pub(crate) fn audit_filter(query: &str) -> tessera_store::AuditFilter {
+    let mut filter = tessera_store::AuditFilter::default();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let v = v.trim();
+        if v.is_empty() || v.len() > 256 {
+            continue;
+        }
+        match k.as_ref() {
+            "actor" => filter.actor = Some(v.to_owned()),
+            "action" => filter.action = Some(v.to_owned()),
+            "target" => filter.target = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    filter
 }

@@ -3,6 +3,8 @@
 pub mod auth;
 mod handlers;
 
+pub(crate) use handlers::audit_filter;
+
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
