@@ -54,6 +54,23 @@ pub fn https_client_from(local: std::net::IpAddr) -> reqwest::Client {
         .unwrap()
 }
 
+/// A reqwest client trusting only the per-run CA that does not follow
+/// redirects (to see the admin UI's 303s) and keeps no cookies.
+pub fn https_client_no_redirects() -> reqwest::Client {
+    https_client_no_redirects_from(None)
+}
+
+/// [`https_client_no_redirects`], connecting from `local` when given.
+pub fn https_client_no_redirects_from(local: Option<std::net::IpAddr>) -> reqwest::Client {
+    let tls = client_config_builder().with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(local)
+        .build()
+        .unwrap()
+}
+
 /// A reqwest client trusting only the per-run CA.
 pub fn https_client() -> reqwest::Client {
     let tls = client_config_builder().with_no_client_auth();

@@ -396,13 +396,45 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
         let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         assert!(answer["access_token"].is_string(), "{client}: {answer}");
     }
+    // The demo's admin UI account signs in with the password it keeps.
+    let demo_sign_in = async || {
+        let password = std::fs::read_to_string(dir.join("data/admin.password")).unwrap();
+        let http = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(dir.join("certs/ca.pem")).unwrap()).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = format!("https://127.0.0.1:{port}/admin/login");
+        let form = http.get(&login).send().await.unwrap();
+        let cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let html = form.text().await.unwrap();
+        let token = html.split("name=\"login_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let body = tessera_testkit::encode_form(&[
+            ("login_token", &token),
+            ("username", "admin"),
+            ("password", password.trim()),
+        ]);
+        let r = http
+            .post(&login)
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.headers().get("set-cookie").is_some())
+    };
+    assert_eq!(demo_sign_in().await, (303, true));
+
     sigterm(&child);
     assert!(wait_exit(&mut child).success());
 
-    // Restarted: the same data, the same secret.
+    // Restarted: the same data, the same secret, the same admin password.
     let (mut child, secret2) = start_demo(&dir, port);
     assert_eq!(secret, secret2);
     assert_eq!(token(&secret).await.status(), 200);
+    assert_eq!(demo_sign_in().await, (303, true));
     sigterm(&child);
     wait_exit(&mut child);
     for f in [
@@ -523,4 +555,91 @@ fn plain_http_off_loopback_is_warned_about() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-backend_tests!(cli_manages_tenants_clients_and_keys);
+/// `tessera admin-user …` with `stdin` as standard input.
+fn admin_user(dir: &Path, db: &TestDb, args: &[&str], stdin: &str) -> Output {
+    let mut child = cli_with_db(dir, db)
+        .arg("admin-user")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn signs_in(db: &TestDb, username: &str, password: &str) -> bool {
+    let mut config = tessera_server::config::Config::load(None, Vec::new()).unwrap();
+    config.database.url = db.url.clone();
+    config.keys.master_key = Some(db.master_key.clone());
+    let services = tessera_server::app::open_services(&config).unwrap();
+    let policy = tessera_server::http::ui::policy_from_config(&config.admin);
+    matches!(
+        services.login(username, password, "cli-test", &policy).unwrap(),
+        tessera_server::service::LoginOutcome::Success { .. }
+    )
+}
+
+async fn cli_manages_admin_users(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).unwrap());
+    let dir = tessera_testkit::temp_dir("cli-users");
+    assert!(run(cli_with_db(&dir, &db).args(["tenant", "create", "acme"])).status.success());
+
+    // A password from standard input.
+    let u = json_out(&admin_user(&dir, &db, &["create", "root", "--global", "--password-stdin"], "a long password 1\n"));
+    assert_eq!((u["username"].as_str(), u["role"].as_str()), (Some("root"), Some("global-admin")));
+    assert!(!u.to_string().contains("argon2"), "no hash shown");
+    assert!(signs_in(&db, "root", "a long password 1"));
+    assert!(!signs_in(&db, "root", "a long password 1\n"));
+
+    // A generated password, printed once.
+    let o = admin_user(&dir, &db, &["create", "alice", "--tenant", "acme"], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let password = out.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().to_owned();
+    assert!(password.len() >= 24, "{password}");
+    assert!(signs_in(&db, "alice", &password));
+
+    // Refusals name the problem.
+    for (args, stdin, says) in [
+        (vec!["create", "bob", "--tenant", "nope", "--password-stdin"], "a long password 2", "tenant"),
+        (vec!["create", "bob", "--global", "--password-stdin"], "short", "password"),
+        (vec!["create", "Bad Name", "--global", "--password-stdin"], "a long password 2", "username"),
+        (vec!["create", "root", "--global", "--password-stdin"], "a long password 2", "already exists"),
+        (vec!["create", "bob"], "", "--tenant"),
+        (vec!["reset-password", "nobody", "--password-stdin"], "a long password 2", "not found"),
+    ] {
+        let o = admin_user(&dir, &db, &args, stdin);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+
+    // Reset and delete.
+    let o = admin_user(&dir, &db, &["reset-password", "alice", "--password-stdin"], "a new long password");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!signs_in(&db, "alice", &password));
+    assert!(signs_in(&db, "alice", "a new long password"));
+    let list = json_out(&admin_user(&dir, &db, &["list"], ""));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["tenant"], "acme");
+    assert!(admin_user(&dir, &db, &["delete", "alice"], "").status.success());
+    assert!(!signs_in(&db, "alice", "a new long password"));
+
+    // Each change is audited, without passwords.
+    let app = TestApp::spawn_on(db.clone(), |_| {}).await;
+    let audit = app.admin(Method::GET, "/tenants/acme/audit", None).await;
+    let actions: Vec<&str> = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["admin_user.create", "admin_user.reset_password", "admin_user.delete"] {
+        assert!(actions.contains(&a), "{actions:?}");
+    }
+    assert!(!audit.body.to_string().contains("a new long password"));
+    app.stop().await;
+}
+
+backend_tests!(cli_manages_tenants_clients_and_keys, cli_manages_admin_users);

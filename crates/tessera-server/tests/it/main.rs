@@ -42,3 +42,4 @@ mod lifecycle;
 mod mtls;
 mod operations;
 mod token;
+mod ui;
