@@ -399,7 +399,10 @@ impl Config {
             ));
         }
         if a.login_max_failures_per_account == 0 || a.login_max_failures_per_address == 0 {
-            return Err(invalid("admin.login_max_failures_per_account", "limits must be at least 1"));
+            return Err(invalid(
+                "admin.login_max_failures_per_account",
+                "limits must be at least 1",
+            ));
         }
         if a.login_throttle_window_secs == 0 {
             return Err(invalid("admin.login_throttle_window_secs", "must be at least 1"));

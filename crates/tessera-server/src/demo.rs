@@ -51,8 +51,7 @@ pub const DEMO_ADMIN_USER: &str = "admin";
 /// Creates the demo's admin UI account on first run; its password is kept
 /// in `data/admin.password` (like the bootstrap token) and returned.
 pub fn ensure_admin_user(services: &Services, paths: &DemoPaths) -> Result<String, ServiceError> {
-    let password =
-        read_or_create_secret_file(&paths.data.join("admin.password")).map_err(ServiceError::Invalid)?;
+    let password = read_or_create_secret_file(&paths.data.join("admin.password")).map_err(ServiceError::Invalid)?;
     if services.store.get_admin_user(DEMO_ADMIN_USER)?.is_none() {
         services.create_admin_user(DEMO_ADMIN_USER, None, &password, &AuditEntry::new("demo", None))?;
     }

@@ -230,7 +230,9 @@ impl Services {
             Some(n) => self.store.get_admin_user(n)?,
             None => None,
         };
-        let hash = user.as_ref().map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+        let hash = user
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
         let matches = password.len() <= MAX_PASSWORD_BYTES && password_matches(password, &hash);
         let Some(user) = user.filter(|_| matches) else {
             self.store.record_login_failure(&[&account_key, &address_key], now)?;
@@ -266,7 +268,8 @@ impl Services {
             return Ok(None);
         };
         let now = now_secs();
-        if now - session.last_seen_at > policy.idle_timeout_secs || now - session.created_at > policy.max_lifetime_secs {
+        if now - session.last_seen_at > policy.idle_timeout_secs || now - session.created_at > policy.max_lifetime_secs
+        {
             self.store.delete_admin_session(&id_hash)?;
             return Ok(None);
         }
@@ -288,10 +291,8 @@ impl Services {
     /// Drops expired sessions and old sign-in failures.
     pub fn purge_admin_state(&self, policy: &SessionPolicy) -> Result<(), ServiceError> {
         let now = now_secs();
-        self.store.purge_admin_sessions(
-            now - policy.idle_timeout_secs,
-            now - policy.max_lifetime_secs,
-        )?;
+        self.store
+            .purge_admin_sessions(now - policy.idle_timeout_secs, now - policy.max_lifetime_secs)?;
         self.store.purge_login_failures(now - policy.throttle_window_secs)?;
         Ok(())
     }
@@ -303,7 +304,10 @@ mod tests {
 
     #[test]
     fn usernames_are_normalized_and_checked() {
-        assert_eq!(normalize_username(" Alice@Example ").ok().as_deref(), Some("alice@example"));
+        assert_eq!(
+            normalize_username(" Alice@Example ").ok().as_deref(),
+            Some("alice@example")
+        );
         for bad in ["", "a b", "a/b", "ä", &"x".repeat(65)] {
             assert!(normalize_username(bad).is_err(), "{bad:?}");
         }

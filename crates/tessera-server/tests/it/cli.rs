@@ -401,15 +401,30 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
         let password = std::fs::read_to_string(dir.join("data/admin.password")).unwrap();
         let http = reqwest::Client::builder()
             .tls_backend_rustls()
-            .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(dir.join("certs/ca.pem")).unwrap()).unwrap()])
+            .tls_certs_only([
+                reqwest::Certificate::from_pem(&std::fs::read(dir.join("certs/ca.pem")).unwrap()).unwrap(),
+            ])
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         let login = format!("https://127.0.0.1:{port}/admin/login");
         let form = http.get(&login).send().await.unwrap();
-        let cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let cookie = form.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let html = form.text().await.unwrap();
-        let token = html.split("name=\"login_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let token = html
+            .split("name=\"login_token\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
         let body = tessera_testkit::encode_form(&[
             ("login_token", &token),
             ("username", "admin"),
@@ -584,11 +599,21 @@ fn signs_in(db: &TestDb, username: &str, password: &str) -> bool {
 async fn cli_manages_admin_users(backend: Backend) {
     let db = Arc::new(TestDb::new(backend).unwrap());
     let dir = tessera_testkit::temp_dir("cli-users");
-    assert!(run(cli_with_db(&dir, &db).args(["tenant", "create", "acme"])).status.success());
+    assert!(run(cli_with_db(&dir, &db).args(["tenant", "create", "acme"]))
+        .status
+        .success());
 
     // A password from standard input.
-    let u = json_out(&admin_user(&dir, &db, &["create", "root", "--global", "--password-stdin"], "a long password 1\n"));
-    assert_eq!((u["username"].as_str(), u["role"].as_str()), (Some("root"), Some("global-admin")));
+    let u = json_out(&admin_user(
+        &dir,
+        &db,
+        &["create", "root", "--global", "--password-stdin"],
+        "a long password 1\n",
+    ));
+    assert_eq!(
+        (u["username"].as_str(), u["role"].as_str()),
+        (Some("root"), Some("global-admin"))
+    );
     assert!(!u.to_string().contains("argon2"), "no hash shown");
     assert!(signs_in(&db, "root", "a long password 1"));
     assert!(!signs_in(&db, "root", "a long password 1\n"));
@@ -597,18 +622,42 @@ async fn cli_manages_admin_users(backend: Backend) {
     let o = admin_user(&dir, &db, &["create", "alice", "--tenant", "acme"], "");
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let password = out.lines().find_map(|l| l.strip_prefix("password: ")).unwrap().to_owned();
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_owned();
     assert!(password.len() >= 24, "{password}");
     assert!(signs_in(&db, "alice", &password));
 
     // Refusals name the problem.
     for (args, stdin, says) in [
-        (vec!["create", "bob", "--tenant", "nope", "--password-stdin"], "a long password 2", "tenant"),
-        (vec!["create", "bob", "--global", "--password-stdin"], "short", "password"),
-        (vec!["create", "Bad Name", "--global", "--password-stdin"], "a long password 2", "username"),
-        (vec!["create", "root", "--global", "--password-stdin"], "a long password 2", "already exists"),
+        (
+            vec!["create", "bob", "--tenant", "nope", "--password-stdin"],
+            "a long password 2",
+            "tenant",
+        ),
+        (
+            vec!["create", "bob", "--global", "--password-stdin"],
+            "short",
+            "password",
+        ),
+        (
+            vec!["create", "Bad Name", "--global", "--password-stdin"],
+            "a long password 2",
+            "username",
+        ),
+        (
+            vec!["create", "root", "--global", "--password-stdin"],
+            "a long password 2",
+            "already exists",
+        ),
         (vec!["create", "bob"], "", "--tenant"),
-        (vec!["reset-password", "nobody", "--password-stdin"], "a long password 2", "not found"),
+        (
+            vec!["reset-password", "nobody", "--password-stdin"],
+            "a long password 2",
+            "not found",
+        ),
     ] {
         let o = admin_user(&dir, &db, &args, stdin);
         assert!(!o.status.success(), "{args:?}");
@@ -616,7 +665,12 @@ async fn cli_manages_admin_users(backend: Backend) {
     }
 
     // Reset and delete.
-    let o = admin_user(&dir, &db, &["reset-password", "alice", "--password-stdin"], "a new long password");
+    let o = admin_user(
+        &dir,
+        &db,
+        &["reset-password", "alice", "--password-stdin"],
+        "a new long password",
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!signs_in(&db, "alice", &password));
     assert!(signs_in(&db, "alice", "a new long password"));

@@ -28,10 +28,7 @@ struct Page {
 
 impl Page {
     fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// The value of the first `<input name="NAME" ... value="...">`.
@@ -63,7 +60,13 @@ impl Browser {
         }
     }
 
-    async fn send(&self, method: Method, path: &str, form: Option<&[(&str, &str)]>, extra_cookie: Option<String>) -> Page {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        extra_cookie: Option<String>,
+    ) -> Page {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         let mut cookies: Vec<String> = Vec::new();
         if let Some(s) = &self.session {
@@ -171,7 +174,10 @@ async fn sign_in_sessions_and_sign_out(backend: Backend) {
     assert_eq!(tenants.status, 200);
     assert!(tenants.body.contains("data-tenant-id=\"acme\""));
     let csp = tenants.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
     assert_eq!(tenants.headers["x-frame-options"], "DENY");
     assert_eq!(tenants.headers["cache-control"], "no-store");
 
@@ -287,12 +293,18 @@ async fn every_change_needs_the_csrf_token(backend: Backend) {
     }
     let audit = app.admin(Method::GET, "/tenants/acme/audit", None).await;
     assert!(
-        audit.body["entries"].as_array().unwrap().iter().all(|e| e["actor"] != "user:alice"),
+        audit.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] != "user:alice"),
         "{}",
         audit.body
     );
     assert_eq!(
-        app.admin(Method::GET, "/tenants/acme/clients/ui-client", None).await.status,
+        app.admin(Method::GET, "/tenants/acme/clients/ui-client", None)
+            .await
+            .status,
         404
     );
 
@@ -302,13 +314,17 @@ async fn every_change_needs_the_csrf_token(backend: Backend) {
     let start = p.body.find("id=\"client-secret\" class=\"secret\">").unwrap() + 34;
     let secret = p.body[start..].split('<').next().unwrap().to_owned();
     assert_eq!(secret.len(), 43, "{secret}");
-    let token = app.token_basic("acme", "ui-client", &secret, &[("grant_type", "client_credentials")]).await;
+    let token = app
+        .token_basic("acme", "ui-client", &secret, &[("grant_type", "client_credentials")])
+        .await;
     assert_eq!(token.status, 200, "{:?}", token.body);
     let detail = b.get("/admin/tenants/acme/clients/ui-client").await;
     assert!(!detail.body.contains(&secret), "the secret is shown only once");
 
     // Audited with the account and the source address; no secret in the trail.
-    let audit = app.admin(Method::GET, "/tenants/acme/audit?action=client.create", None).await;
+    let audit = app
+        .admin(Method::GET, "/tenants/acme/audit?action=client.create", None)
+        .await;
     let entries = audit.body["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{}", audit.body);
     assert_eq!(entries[0]["actor"], "user:alice");
@@ -348,8 +364,14 @@ async fn tenant_admins_are_confined_to_their_tenant(backend: Backend) {
     // Changes aimed at the other tenant, even with a valid CSRF token: 404, nothing changed.
     let csrf = b.csrf("/admin/tenants/acme").await;
     for (path, form) in [
-        ("/admin/tenants/globex/clients/theirs/delete", vec![("csrf_token", csrf.as_str())]),
-        ("/admin/tenants/globex/clients/theirs/disable", vec![("csrf_token", csrf.as_str())]),
+        (
+            "/admin/tenants/globex/clients/theirs/delete",
+            vec![("csrf_token", csrf.as_str())],
+        ),
+        (
+            "/admin/tenants/globex/clients/theirs/disable",
+            vec![("csrf_token", csrf.as_str())],
+        ),
         ("/admin/tenants/globex/keys/rotate", vec![("csrf_token", csrf.as_str())]),
         (
             "/admin/tenants/globex/clients",
@@ -368,9 +390,16 @@ async fn tenant_admins_are_confined_to_their_tenant(backend: Backend) {
     }
     let theirs = app.admin(Method::GET, "/tenants/globex/clients/theirs", None).await;
     assert_eq!((theirs.status.as_u16(), &theirs.body["disabled"]), (200, &json!(false)));
-    assert_eq!(app.admin(Method::GET, "/tenants/globex/clients/planted", None).await.status, 404);
+    assert_eq!(
+        app.admin(Method::GET, "/tenants/globex/clients/planted", None)
+            .await
+            .status,
+        404
+    );
     assert_eq!(app.admin(Method::GET, "/tenants/made-by-alice", None).await.status, 404);
-    let audit = app.admin(Method::GET, "/tenants/globex/audit?actor=user:alice", None).await;
+    let audit = app
+        .admin(Method::GET, "/tenants/globex/audit?actor=user:alice", None)
+        .await;
     assert_eq!(audit.body["entries"], json!([]));
 }
 
@@ -445,10 +474,23 @@ async fn client_forms_check_keep_input_and_show_field_errors(backend: Backend) {
         )
         .await;
     assert_eq!(p.status, 400);
-    assert!(p.body.contains("class=\"field-error\" data-field=\"jwks\""), "{}", p.body);
-    assert!(p.body.contains("{&#34;keys&#34;: [") || p.body.contains("{&quot;keys&quot;: ["), "input kept, escaped");
-    assert!(p.body.contains("Partner &#60;One&#62;") || p.body.contains("Partner &lt;One&gt;"), "escaped");
-    assert_eq!(app.admin(Method::GET, "/tenants/acme/clients/pk", None).await.status, 404);
+    assert!(
+        p.body.contains("class=\"field-error\" data-field=\"jwks\""),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body.contains("{&#34;keys&#34;: [") || p.body.contains("{&quot;keys&quot;: ["),
+        "input kept, escaped"
+    );
+    assert!(
+        p.body.contains("Partner &#60;One&#62;") || p.body.contains("Partner &lt;One&gt;"),
+        "escaped"
+    );
+    assert_eq!(
+        app.admin(Method::GET, "/tenants/acme/clients/pk", None).await.status,
+        404
+    );
 
     // Check shows the key ids and algorithms, and saves nothing.
     let jwks = json!({"keys": [crate::assertions::partner_key("ES256", "partner-key-1").jwk]}).to_string();
@@ -466,7 +508,10 @@ async fn client_forms_check_keep_input_and_show_field_errors(backend: Backend) {
         .await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert!(p.body.contains("id=\"parsed-keys\"") && p.body.contains("partner-key-1") && p.body.contains("ES256"));
-    assert_eq!(app.admin(Method::GET, "/tenants/acme/clients/pk", None).await.status, 404);
+    assert_eq!(
+        app.admin(Method::GET, "/tenants/acme/clients/pk", None).await.status,
+        404
+    );
 
     // A DN is parsed and shown back; a malformed one is a field error.
     let tls = |dn: &'static str, action: &'static str| {
@@ -481,7 +526,11 @@ async fn client_forms_check_keep_input_and_show_field_errors(backend: Backend) {
     form.push(("csrf_token", &csrf));
     let p = b.post("/admin/tenants/acme/clients", &form).await;
     assert!(p.body.contains("id=\"parsed-dn\""), "{}", p.body);
-    assert!(p.body.contains("CN = partner-1") && p.body.contains("O = example, inc."), "{}", p.body);
+    assert!(
+        p.body.contains("CN = partner-1") && p.body.contains("O = example, inc."),
+        "{}",
+        p.body
+    );
     let mut form = tls("not a DN", "create");
     form.push(("csrf_token", &csrf));
     let p = b.post("/admin/tenants/acme/clients", &form).await;
@@ -501,7 +550,10 @@ async fn client_forms_check_keep_input_and_show_field_errors(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!((p.status.as_u16(), p.location()), (303, "/admin/tenants/acme/clients/pk?notice=created"));
+    assert_eq!(
+        (p.status.as_u16(), p.location()),
+        (303, "/admin/tenants/acme/clients/pk?notice=created")
+    );
     let stored = app.admin(Method::GET, "/tenants/acme/clients/pk", None).await;
     assert_eq!(stored.body["jwks"]["keys"][0]["kid"], "partner-key-1");
     let detail = b.get("/admin/tenants/acme/clients/pk").await;

@@ -52,7 +52,11 @@ async fn anchors_page(state: &AppState, layout: Layout, tenant: String, pem: Str
             }
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let other_errors = errors.others(&["pem"]);
     render(
         status,
@@ -90,7 +94,9 @@ pub async fn add_anchor(
     let result = blocking(move || services.add_trust_anchor(&t2, &body, &entry)).await;
     state.cache.evict(&t);
     match result {
-        Ok(_) => Ok(redirect(&format!("/admin/tenants/{t}/trust-anchors?notice=anchor-added"))),
+        Ok(_) => Ok(redirect(&format!(
+            "/admin/tenants/{t}/trust-anchors?notice=anchor-added"
+        ))),
         Err(e) => {
             let layout = Layout::new(&user, "Trust anchors", Some(&t), "anchors");
             anchors_page(&state, layout, t, pem, FieldErrors::from_service(e)?).await
@@ -112,7 +118,9 @@ pub async fn delete_anchor(
     let result = blocking(move || services.delete_trust_anchor(&t2, &id, &entry)).await;
     state.cache.evict(&t);
     result?;
-    Ok(redirect(&format!("/admin/tenants/{t}/trust-anchors?notice=anchor-deleted")))
+    Ok(redirect(&format!(
+        "/admin/tenants/{t}/trust-anchors?notice=anchor-deleted"
+    )))
 }
 
 pub struct KeyRow {

@@ -86,7 +86,9 @@ fn str_of(v: &Value, k: &str) -> String {
 }
 
 fn method_of(raw: &str) -> Option<AuthMethod> {
-    raw.parse::<AuthMethod>().ok().filter(|m| AuthMethod::SUPPORTED.contains(m))
+    raw.parse::<AuthMethod>()
+        .ok()
+        .filter(|m| AuthMethod::SUPPORTED.contains(m))
 }
 
 impl ClientForm {
@@ -182,7 +184,10 @@ impl ClientForm {
                         Ok(v) => {
                             obj.insert("jwks".into(), v);
                         }
-                        Err(e) => errors.add("jwks", format!("not valid JSON (line {}, column {})", e.line(), e.column())),
+                        Err(e) => errors.add(
+                            "jwks",
+                            format!("not valid JSON (line {}, column {})", e.line(), e.column()),
+                        ),
                     }
                 }
                 if self.jwks_uri.is_empty() {
@@ -314,7 +319,9 @@ pub fn self_signed_jwks(pem: &str) -> Result<Value, String> {
             Ok(openssl::pkey::Id::ED25519) => "OKP",
             _ => return Err("the certificate's key must be RSA, EC or Ed25519".into()),
         };
-        let der = cert.to_der().map_err(|_| "the certificate cannot be encoded".to_owned())?;
+        let der = cert
+            .to_der()
+            .map_err(|_| "the certificate cannot be encoded".to_owned())?;
         keys.push(json!({ "kty": kty, "x5c": [STANDARD.encode(der)] }));
     }
     Ok(json!({ "keys": keys }))
@@ -324,8 +331,11 @@ fn describe_certificates(pem: &str) -> Result<Vec<ParsedCert>, String> {
     pem_certificates(pem)?
         .iter()
         .map(|cert| {
-            let der = cert.to_der().map_err(|_| "the certificate cannot be encoded".to_owned())?;
-            let (_, x) = x509_parser::parse_x509_certificate(&der).map_err(|_| "not an X.509 certificate".to_owned())?;
+            let der = cert
+                .to_der()
+                .map_err(|_| "the certificate cannot be encoded".to_owned())?;
+            let (_, x) =
+                x509_parser::parse_x509_certificate(&der).map_err(|_| "not an X.509 certificate".to_owned())?;
             Ok(ParsedCert {
                 subject: x.subject().to_string(),
                 not_after: format_time(x.validity().not_after.timestamp()),
@@ -359,11 +369,18 @@ pub fn parsed_of_stored(form: &ClientForm) -> Parsed {
                 parsed.dn = dn
                     .components()
                     .iter()
-                    .map(|rdn| rdn.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(" + "))
+                    .map(|rdn| {
+                        rdn.iter()
+                            .map(|(k, v)| format!("{k} = {v}"))
+                            .collect::<Vec<_>>()
+                            .join(" + ")
+                    })
                     .collect();
             }
         }
-        "self_signed_tls_client_auth" => parsed.certs = describe_certificates(&form.certificate_pem).unwrap_or_default(),
+        "self_signed_tls_client_auth" => {
+            parsed.certs = describe_certificates(&form.certificate_pem).unwrap_or_default()
+        }
         _ => {}
     }
     parsed
@@ -430,7 +447,11 @@ fn new_page_for(
         // The JWK Set is built from the certificate: its errors belong there.
         other_errors.retain(|m| !m.starts_with("jwks:"));
     }
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     render(
         status,
         &NewClientPage {
@@ -456,7 +477,14 @@ pub async fn new_page(req: HttpRequest, path: web::Path<String>, state: web::Dat
         .map(|(_, v)| v.into_owned())
         .filter(|m| method_of(m).is_some())
         .unwrap_or_else(|| "client_secret_basic".into());
-    new_page_for(&user, t, ClientForm::for_method(&method), FieldErrors::default(), Parsed::default(), false)
+    new_page_for(
+        &user,
+        t,
+        ClientForm::for_method(&method),
+        FieldErrors::default(),
+        Parsed::default(),
+        false,
+    )
 }
 
 #[derive(Template)]
@@ -483,7 +511,9 @@ pub async fn create(
     check_csrf(&user, &f)?;
     let method = f.text("token_endpoint_auth_method");
     if method_of(&method).is_none() {
-        return Err(UiError::BadRequest("token_endpoint_auth_method: not a supported method".into()));
+        return Err(UiError::BadRequest(
+            "token_endpoint_auth_method: not a supported method".into(),
+        ));
     }
     let form = ClientForm::from_form(&f, &method);
     let mut errors = FieldErrors::default();
@@ -515,7 +545,9 @@ pub async fn create(
                         rotated: false,
                     },
                 ),
-                None => Ok(redirect(&format!("/admin/tenants/{t}/clients/{client_id}?notice=created"))),
+                None => Ok(redirect(&format!(
+                    "/admin/tenants/{t}/clients/{client_id}?notice=created"
+                ))),
             }
         }
     }

@@ -106,7 +106,11 @@ pub async fn detail_page(
     let stored_form = ClientForm::from_client(&stored);
     let parsed = parsed_of_stored(&stored_form);
     let (form, errors) = edited.unwrap_or((stored_form, FieldErrors::default()));
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let other_errors = errors.others(&[
         "client_name",
         "scope",
@@ -149,7 +153,13 @@ pub async fn detail(req: HttpRequest, path: ClientPath, state: web::Data<AppStat
     detail_page(&user, &t, stored, None, Some(req.query_string())).await
 }
 
-async fn set_disabled(req: HttpRequest, path: ClientPath, payload: web::Payload, state: web::Data<AppState>, disabled: bool) -> Page {
+async fn set_disabled(
+    req: HttpRequest,
+    path: ClientPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    disabled: bool,
+) -> Page {
     let (t, c) = path.into_inner();
     let user = require_tenant(&req, &state, &t).await?;
     let form = FormData::read(&req, payload).await?;
@@ -170,7 +180,12 @@ pub async fn enable(req: HttpRequest, path: ClientPath, payload: web::Payload, s
     set_disabled(req, path, payload, state, false).await
 }
 
-pub async fn rotate_secret(req: HttpRequest, path: ClientPath, payload: web::Payload, state: web::Data<AppState>) -> Page {
+pub async fn rotate_secret(
+    req: HttpRequest,
+    path: ClientPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Page {
     let (t, c) = path.into_inner();
     let user = require_tenant(&req, &state, &t).await?;
     let form = FormData::read(&req, payload).await?;
@@ -184,8 +199,7 @@ pub async fn rotate_secret(req: HttpRequest, path: ClientPath, payload: web::Pay
             .map_err(|_| UiError::BadRequest("grace_period_secs: must be a whole number of seconds".into()))?
     };
     let (services, entry, t2, c2) = (state.services.clone(), audit(&user, &req), t.clone(), c.clone());
-    let result =
-        blocking(move || services.rotate_secret(&t2, &c2, RotateSecret { grace_period_secs }, &entry)).await;
+    let result = blocking(move || services.rotate_secret(&t2, &c2, RotateSecret { grace_period_secs }, &entry)).await;
     state.cache.evict(&t);
     let rotated = result?;
     render(

@@ -23,9 +23,13 @@ impl FormData {
             .map(str::trim)
             .unwrap_or("");
         if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(UiError::BadRequest("forms are sent as application/x-www-form-urlencoded".into()));
+            return Err(UiError::BadRequest(
+                "forms are sent as application/x-www-form-urlencoded".into(),
+            ));
         }
-        let body = read_capped(req, payload, MAX_FORM_BYTES).await.map_err(|_| UiError::TooLarge)?;
+        let body = read_capped(req, payload, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| UiError::TooLarge)?;
         Ok(Self::parse(&body))
     }
 

@@ -72,7 +72,10 @@ pub async fn login_submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, UiError> {
     let form = FormData::read(&req, payload).await?;
-    let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let expected = req
+        .cookie(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     let sent = form.get("login_token");
     let same = openssl::memcmp::eq(
         &openssl::sha::sha256(sent.as_bytes()),
@@ -115,7 +118,11 @@ pub async fn login_submit(
     }
 }
 
-pub async fn logout(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
+pub async fn logout(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, UiError> {
     let user = require_user(&req, &state).await?;
     let form = FormData::read(&req, payload).await?;
     check_csrf(&user, &form)?;
@@ -124,6 +131,7 @@ pub async fn logout(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     blocking(move || services.logout(&id)).await?;
     tracing::info!(user = %user.username, "admin UI: signed out");
     let mut res = redirect("/admin/login");
-    res.add_cookie(&cleared_session_cookie()).map_err(|_| UiError::Internal)?;
+    res.add_cookie(&cleared_session_cookie())
+        .map_err(|_| UiError::Internal)?;
     Ok(res)
 }

@@ -44,9 +44,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/tenants/{t}/clients/new", web::get().to(client_form::new_page))
         .route("/admin/tenants/{t}/clients/{c}", web::get().to(clients::detail))
         .route("/admin/tenants/{t}/clients/{c}", web::post().to(client_form::edit))
-        .route("/admin/tenants/{t}/clients/{c}/disable", web::post().to(clients::disable))
+        .route(
+            "/admin/tenants/{t}/clients/{c}/disable",
+            web::post().to(clients::disable),
+        )
         .route("/admin/tenants/{t}/clients/{c}/enable", web::post().to(clients::enable))
-        .route("/admin/tenants/{t}/clients/{c}/secret", web::post().to(clients::rotate_secret))
-        .route("/admin/tenants/{t}/clients/{c}/delete", web::get().to(clients::delete_page))
+        .route(
+            "/admin/tenants/{t}/clients/{c}/secret",
+            web::post().to(clients::rotate_secret),
+        )
+        .route(
+            "/admin/tenants/{t}/clients/{c}/delete",
+            web::get().to(clients::delete_page),
+        )
         .route("/admin/tenants/{t}/clients/{c}/delete", web::post().to(clients::delete));
 }

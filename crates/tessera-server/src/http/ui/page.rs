@@ -52,7 +52,9 @@ fn notice(query: &str) -> Option<&'static str> {
         "deleted" => "Deleted.",
         "disabled" => "The client is disabled: its token requests are refused.",
         "enabled" => "The client is enabled.",
-        "rotated" => "Signing keys rotated: the next key now signs; the old one stays published until its tokens expire.",
+        "rotated" => {
+            "Signing keys rotated: the next key now signs; the old one stays published until its tokens expire."
+        }
         "anchor-added" => "Trust anchor added.",
         "anchor-deleted" => "Trust anchor deleted.",
         _ => return None,

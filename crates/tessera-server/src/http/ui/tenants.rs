@@ -60,7 +60,11 @@ async fn tenants_page(state: &AppState, layout: Layout, new_id: String, new_name
             created: format_time(t["created_at"].as_i64().unwrap_or(0)),
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let other_errors = errors.others(&["id", "display_name"]);
     render(
         status,
@@ -290,7 +294,10 @@ impl SettingsForm {
         }
         obj.insert("signing_alg".into(), json!(self.signing_alg));
         obj.insert("assertion_algs".into(), json!(self.assertion_algs));
-        obj.insert("strict_assertion_audience".into(), json!(self.strict_assertion_audience));
+        obj.insert(
+            "strict_assertion_audience".into(),
+            json!(self.strict_assertion_audience),
+        );
         obj.insert(
             "default_audience".into(),
             if self.default_audience.is_empty() {
@@ -299,10 +306,19 @@ impl SettingsForm {
                 json!(self.default_audience)
             },
         );
-        let resources: Vec<&str> = self.resources.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let resources: Vec<&str> = self
+            .resources
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         obj.insert(
             "resources".into(),
-            if resources.is_empty() { Value::Null } else { json!(resources) },
+            if resources.is_empty() {
+                Value::Null
+            } else {
+                json!(resources)
+            },
         );
         obj.insert("require_bound_tokens".into(), json!(self.require_bound_tokens));
         Value::Object(obj)
@@ -338,7 +354,11 @@ const SETTINGS_FIELDS: [&str; 10] = [
 ];
 
 fn settings_page_for(layout: Layout, tenant: String, form: SettingsForm, errors: FieldErrors) -> Page {
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let other_errors = errors.others(&SETTINGS_FIELDS);
     render(
         status,
