@@ -2,8 +2,9 @@
 //! and "Check", which shows what the server understood (key ids and
 //! algorithms, the parsed DN, certificate thumbprints) without saving.
 
+use super::credentials::{describe_certificates, describe_dn, describe_jwks, describe_keys, self_signed_jwks, Parsed};
 use super::form::{FieldErrors, FormData};
-use super::page::{format_time, redirect, render, Layout, UiError};
+use super::page::{redirect, render, Layout, UiError};
 use super::session::{audit, check_csrf, require_tenant};
 use crate::cache::blocking;
 use crate::service::SignedIn;
@@ -11,8 +12,6 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use tessera_core::AuthMethod;
 
@@ -53,32 +52,6 @@ pub struct ClientForm {
     pub tls_name_field: String,
     pub tls_name_value: String,
     pub certificate_pem: String,
-}
-
-pub struct ParsedKey {
-    pub kid: String,
-    pub algs: String,
-}
-
-pub struct ParsedCert {
-    pub subject: String,
-    pub not_after: String,
-    pub thumbprint: String,
-}
-
-/// What the server understood of the credential fields.
-#[derive(Default)]
-pub struct Parsed {
-    pub keys: Vec<ParsedKey>,
-    pub dn: Vec<String>,
-    pub san: String,
-    pub certs: Vec<ParsedCert>,
-}
-
-impl Parsed {
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.dn.is_empty() && self.san.is_empty() && self.certs.is_empty()
-    }
 }
 
 fn str_of(v: &Value, k: &str) -> String {
@@ -230,11 +203,7 @@ impl ClientForm {
         match self.method.as_str() {
             "private_key_jwt" => {
                 let keys = if !self.jwks.is_empty() {
-                    serde_json::from_str::<Value>(&self.jwks)
-                        .map_err(|e| format!("not valid JSON (line {}, column {})", e.line(), e.column()))
-                        .and_then(|v| tessera_clientauth::ClientKeySet::parse(&v))
-                        .map(|k| k.summary())
-                        .map_err(|m| ("jwks", m))
+                    describe_jwks(&self.jwks).map_err(|m| ("jwks", m))
                 } else if !self.jwks_uri.is_empty() {
                     match tessera_core::metadata::check_https_uri(&self.jwks_uri) {
                         Err(m) => Err(("jwks_uri", m)),
@@ -242,22 +211,14 @@ impl ClientForm {
                             .jwks
                             .keys(&format!("admin-ui-check/{tenant}"), &self.jwks_uri, None)
                             .await
-                            .map(|k| k.summary())
+                            .map(|k| describe_keys(&k))
                             .map_err(|e| ("jwks_uri", e.to_string())),
                     }
                 } else {
                     Err(("jwks", "paste a JWK Set or give a jwks_uri".to_owned()))
                 };
                 match keys {
-                    Ok(keys) => {
-                        parsed.keys = keys
-                            .into_iter()
-                            .map(|(kid, algs)| ParsedKey {
-                                kid: kid.unwrap_or_else(|| "(no kid)".into()),
-                                algs: algs.join(", "),
-                            })
-                            .collect();
-                    }
+                    Ok(keys) => parsed.keys = keys,
                     Err((field, m)) => errors.add(field, m),
                 }
             }
@@ -265,20 +226,7 @@ impl ClientForm {
                 let field = self.tls_name_field.as_str();
                 match tessera_clientauth::mtls::CertificateMatch::from_metadata(field, &self.tls_name_value) {
                     Err(m) => errors.add("tls_name_value", m),
-                    Ok(_) if field == "tls_client_auth_subject_dn" => {
-                        if let Ok(dn) = tessera_clientauth::dn::DistinguishedName::parse(&self.tls_name_value) {
-                            parsed.dn = dn
-                                .components()
-                                .iter()
-                                .map(|rdn| {
-                                    rdn.iter()
-                                        .map(|(k, v)| format!("{k} = {v}"))
-                                        .collect::<Vec<_>>()
-                                        .join(" + ")
-                                })
-                                .collect();
-                        }
-                    }
+                    Ok(_) if field == "tls_client_auth_subject_dn" => parsed.dn = describe_dn(&self.tls_name_value),
                     Ok(_) => parsed.san = self.tls_name_value.clone(),
                 }
             }
@@ -290,100 +238,22 @@ impl ClientForm {
         }
         parsed
     }
-}
 
-/// Certificates of a PEM text (at most 10).
-fn pem_certificates(pem: &str) -> Result<Vec<openssl::x509::X509>, String> {
-    if pem.is_empty() {
-        return Err("paste or upload the client's certificate (PEM)".into());
-    }
-    if pem.len() > 64 * 1024 {
-        return Err("at most 64 KiB of PEM".into());
-    }
-    let certs = openssl::x509::X509::stack_from_pem(pem.as_bytes())
-        .map_err(|_| "not a PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned())?;
-    if certs.is_empty() || certs.len() > 10 {
-        return Err("give 1 to 10 certificates".into());
-    }
-    Ok(certs)
-}
-
-/// A JWK Set registering certificates for `self_signed_tls_client_auth`:
-/// one key per certificate, with its `x5c`.
-pub fn self_signed_jwks(pem: &str) -> Result<Value, String> {
-    let mut keys = Vec::new();
-    for cert in pem_certificates(pem)? {
-        let kty = match cert.public_key().map(|k| k.id()) {
-            Ok(openssl::pkey::Id::RSA) => "RSA",
-            Ok(openssl::pkey::Id::EC) => "EC",
-            Ok(openssl::pkey::Id::ED25519) => "OKP",
-            _ => return Err("the certificate's key must be RSA, EC or Ed25519".into()),
-        };
-        let der = cert
-            .to_der()
-            .map_err(|_| "the certificate cannot be encoded".to_owned())?;
-        keys.push(json!({ "kty": kty, "x5c": [STANDARD.encode(der)] }));
-    }
-    Ok(json!({ "keys": keys }))
-}
-
-fn describe_certificates(pem: &str) -> Result<Vec<ParsedCert>, String> {
-    pem_certificates(pem)?
-        .iter()
-        .map(|cert| {
-            let der = cert
-                .to_der()
-                .map_err(|_| "the certificate cannot be encoded".to_owned())?;
-            let (_, x) =
-                x509_parser::parse_x509_certificate(&der).map_err(|_| "not an X.509 certificate".to_owned())?;
-            Ok(ParsedCert {
-                subject: x.subject().to_string(),
-                not_after: format_time(x.validity().not_after.timestamp()),
-                thumbprint: tessera_clientauth::mtls::thumbprint_s256(&der),
-            })
-        })
-        .collect()
-}
-
-/// What the client detail page shows of stored credentials (no fetching).
-pub fn parsed_of_stored(form: &ClientForm) -> Parsed {
-    let mut parsed = Parsed::default();
-    match form.method.as_str() {
-        "private_key_jwt" if !form.jwks.is_empty() => {
-            if let Ok(keys) = serde_json::from_str::<Value>(&form.jwks)
-                .map_err(|e| e.to_string())
-                .and_then(|v| tessera_clientauth::ClientKeySet::parse(&v))
-            {
-                parsed.keys = keys
-                    .summary()
-                    .into_iter()
-                    .map(|(kid, algs)| ParsedKey {
-                        kid: kid.unwrap_or_else(|| "(no kid)".into()),
-                        algs: algs.join(", "),
-                    })
-                    .collect();
+    /// What the detail page shows of the stored credentials (no fetching).
+    pub fn parsed_stored(&self) -> Parsed {
+        let mut parsed = Parsed::default();
+        match self.method.as_str() {
+            "private_key_jwt" if !self.jwks.is_empty() => parsed.keys = describe_jwks(&self.jwks).unwrap_or_default(),
+            "tls_client_auth" if self.tls_name_field == "tls_client_auth_subject_dn" => {
+                parsed.dn = describe_dn(&self.tls_name_value)
             }
-        }
-        "tls_client_auth" if form.tls_name_field == "tls_client_auth_subject_dn" => {
-            if let Ok(dn) = tessera_clientauth::dn::DistinguishedName::parse(&form.tls_name_value) {
-                parsed.dn = dn
-                    .components()
-                    .iter()
-                    .map(|rdn| {
-                        rdn.iter()
-                            .map(|(k, v)| format!("{k} = {v}"))
-                            .collect::<Vec<_>>()
-                            .join(" + ")
-                    })
-                    .collect();
+            "self_signed_tls_client_auth" => {
+                parsed.certs = describe_certificates(&self.certificate_pem).unwrap_or_default()
             }
+            _ => {}
         }
-        "self_signed_tls_client_auth" => {
-            parsed.certs = describe_certificates(&form.certificate_pem).unwrap_or_default()
-        }
-        _ => {}
+        parsed
     }
-    parsed
 }
 
 #[derive(Template)]

@@ -1,7 +1,8 @@
 //! Clients: the searchable list, the detail page (edit, disable/enable,
 //! rotate secret), and deletion behind a confirmation page.
 
-use super::client_form::{parsed_of_stored, ClientForm, Parsed, SecretPage, TLS_NAME_FIELDS};
+use super::client_form::{ClientForm, SecretPage, TLS_NAME_FIELDS};
+use super::credentials::Parsed;
 use super::form::{FieldErrors, FormData};
 use super::page::{format_time, redirect, render, Layout, UiError};
 use super::session::{audit, check_csrf, require_tenant};
@@ -104,7 +105,7 @@ pub async fn detail_page(
     notice_query: Option<&str>,
 ) -> Page {
     let stored_form = ClientForm::from_client(&stored);
-    let parsed = parsed_of_stored(&stored_form);
+    let parsed = stored_form.parsed_stored();
     let (form, errors) = edited.unwrap_or((stored_form, FieldErrors::default()));
     let status = if errors.is_empty() {
         StatusCode::OK

@@ -8,6 +8,7 @@ mod anchors;
 mod assets;
 mod client_form;
 mod clients;
+mod credentials;
 mod form;
 mod login;
 mod page;
