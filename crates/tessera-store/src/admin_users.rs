@@ -30,6 +30,8 @@ pub struct AdminSession {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub source: Option<String>,
+    /// A sealed one-time secret waiting to be shown (see the migration).
+    pub pending_secret: Option<String>,
 }
 
 impl Store {
@@ -117,6 +119,39 @@ impl Store {
             .set(admin_sessions::last_seen_at.eq(now))
             .execute(&mut conn)?;
         Ok(())
+    }
+
+    /// Keeps a sealed value with the session until [`Store::take_pending_secret`].
+    pub fn set_pending_secret(&self, id_hash: &str, sealed: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        diesel::update(admin_sessions::table.find(id_hash))
+            .set(admin_sessions::pending_secret.eq(Some(sealed)))
+            .execute(&mut conn)?;
+        Ok(())
+    }
+
+    /// Returns the session's pending value and forgets it, atomically: a
+    /// second call (a reload, a second tab) gets `None`.
+    pub fn take_pending_secret(&self, id_hash: &str) -> Result<Option<String>, StoreError> {
+        self.tx(|conn| {
+            let value: Option<Option<String>> = admin_sessions::table
+                .find(id_hash)
+                .select(admin_sessions::pending_secret)
+                .first(conn)
+                .optional()?;
+            let Some(value) = value.flatten() else {
+                return Ok(None);
+            };
+            // Compare-and-clear: of two concurrent takes, one clears it.
+            let cleared = diesel::update(
+                admin_sessions::table
+                    .find(id_hash)
+                    .filter(admin_sessions::pending_secret.eq(&value)),
+            )
+            .set(admin_sessions::pending_secret.eq(None::<String>))
+            .execute(conn)?;
+            Ok((cleared == 1).then_some(value))
+        })
     }
 
     pub fn delete_admin_session(&self, id_hash: &str) -> Result<(), StoreError> {

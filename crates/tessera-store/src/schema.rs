@@ -116,6 +116,7 @@ diesel::table! {
         created_at -> BigInt,
         last_seen_at -> BigInt,
         source -> Nullable<Text>,
+        pending_secret -> Nullable<Text>,
     }
 }
 

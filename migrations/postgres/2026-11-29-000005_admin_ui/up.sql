@@ -16,7 +16,10 @@ CREATE TABLE admin_sessions (
     csrf_token   TEXT NOT NULL,
     created_at   BIGINT NOT NULL,
     last_seen_at BIGINT NOT NULL,
-    source       TEXT
+    source       TEXT,
+    -- A client secret just generated in this session, sealed under the
+    -- master key, kept only until the page that shows it once is loaded.
+    pending_secret TEXT
 );
 CREATE INDEX admin_sessions_by_user ON admin_sessions (username);
 

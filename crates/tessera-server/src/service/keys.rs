@@ -52,7 +52,8 @@ impl Services {
         let now = now_secs();
         let next = self.new_key_row(tenant, settings.signing_alg, KeyState::Next, now)?;
         let publish_until = now + i64::from(settings.access_token_ttl_secs) + RETIRED_KEY_MARGIN_SECS;
-        let entry = audit.action("keys.rotate", tenant, None);
+        // The target: the new next key, published now, signing from the next rotation.
+        let entry = audit.action("keys.rotate", tenant, Some(&next.kid));
         self.store.rotate_keys(tenant, next, publish_until, &entry)?;
         self.list_keys(tenant)
     }

@@ -235,6 +235,7 @@ async fn sessions_expire_and_password_resets_end_them(backend: Backend) {
                 created_at: now - age,
                 last_seen_at: now,
                 source: None,
+                pending_secret: None,
             })
             .unwrap();
         let mut old = Browser::new(&app);
@@ -308,9 +309,17 @@ async fn every_change_needs_the_csrf_token(backend: Backend) {
         404
     );
 
-    // With it: created, the secret shown once and working.
+    // With it: created, then (POST, redirect, GET) the secret shown once and working.
     let p = b.post("/admin/tenants/acme/clients", &create_form(&csrf)).await;
-    assert_eq!(p.status, 201, "{}", p.body);
+    assert_eq!(
+        (p.status.as_u16(), p.location()),
+        (303, "/admin/tenants/acme/clients/ui-client/secret"),
+        "{}",
+        p.body
+    );
+    let p = b.get("/admin/tenants/acme/clients/ui-client/secret").await;
+    assert_eq!(p.status, 200);
+    assert_eq!(p.headers["cache-control"], "no-store");
     let start = p.body.find("id=\"client-secret\" class=\"secret\">").unwrap() + 34;
     let secret = p.body[start..].split('<').next().unwrap().to_owned();
     assert_eq!(secret.len(), 43, "{secret}");
@@ -318,8 +327,45 @@ async fn every_change_needs_the_csrf_token(backend: Backend) {
         .token_basic("acme", "ui-client", &secret, &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(token.status, 200, "{:?}", token.body);
-    let detail = b.get("/admin/tenants/acme/clients/ui-client").await;
+    // Reloading the secret page shows nothing and repeats nothing.
+    let again = b.get("/admin/tenants/acme/clients/ui-client/secret").await;
+    assert_eq!(
+        again.location(),
+        "/admin/tenants/acme/clients/ui-client?notice=secret-gone"
+    );
+    let detail = b.get(again.location()).await;
     assert!(!detail.body.contains(&secret), "the secret is shown only once");
+    assert!(detail.body.contains("shown only once and is not kept"));
+    // Another session of the same account never sees it either.
+    assert!(!other
+        .get("/admin/tenants/acme/clients/ui-client/secret")
+        .await
+        .body
+        .contains(&secret));
+
+    // A rotation works the same way; the old secret stops working.
+    let p = b
+        .post(
+            "/admin/tenants/acme/clients/ui-client/secret",
+            &[("csrf_token", &csrf), ("grace_period_secs", "0")],
+        )
+        .await;
+    assert_eq!(p.location(), "/admin/tenants/acme/clients/ui-client/secret");
+    let p = b.get(p.location()).await;
+    let start = p.body.find("id=\"client-secret\" class=\"secret\">").unwrap() + 34;
+    let rotated = p.body[start..].split('<').next().unwrap().to_owned();
+    assert_ne!(rotated, secret);
+    let form = [("grant_type", "client_credentials")];
+    assert_eq!(app.token_basic("acme", "ui-client", &secret, &form).await.status, 401);
+    assert_eq!(app.token_basic("acme", "ui-client", &rotated, &form).await.status, 200);
+    let audit = app
+        .admin(Method::GET, "/tenants/acme/audit?action=client.rotate_secret", None)
+        .await;
+    assert_eq!(
+        audit.body["entries"].as_array().unwrap().len(),
+        1,
+        "reloads did not rotate again"
+    );
 
     // Audited with the account and the source address; no secret in the trail.
     let audit = app

@@ -357,18 +357,6 @@ pub async fn new_page(req: HttpRequest, path: web::Path<String>, state: web::Dat
     )
 }
 
-#[derive(Template)]
-#[template(path = "admin/client_secret.html")]
-pub struct SecretPage {
-    pub layout: Layout,
-    pub tenant: String,
-    pub client_id: String,
-    pub method: String,
-    pub secret: String,
-    pub token_endpoint: String,
-    pub rotated: bool,
-}
-
 pub async fn create(
     req: HttpRequest,
     path: web::Path<String>,
@@ -403,18 +391,7 @@ pub async fn create(
         Ok(made) => {
             let client_id = str_of(&made.client, "client_id");
             match made.secret {
-                Some(secret) => render(
-                    StatusCode::CREATED,
-                    &SecretPage {
-                        layout: Layout::new(&user, "Client created", Some(&t), "clients"),
-                        token_endpoint: format!("{}/oauth2/token", state.services.issuer(&t)),
-                        tenant: t,
-                        client_id,
-                        method,
-                        secret,
-                        rotated: false,
-                    },
-                ),
+                Some(secret) => super::clients::show_secret_once(&state, &user, &t, &client_id, secret, false).await,
                 None => Ok(redirect(&format!(
                     "/admin/tenants/{t}/clients/{client_id}?notice=created"
                 ))),

@@ -1,13 +1,13 @@
 //! Clients: the searchable list, the detail page (edit, disable/enable,
 //! rotate secret), and deletion behind a confirmation page.
 
-use super::client_form::{ClientForm, SecretPage, TLS_NAME_FIELDS};
+use super::client_form::{ClientForm, TLS_NAME_FIELDS};
 use super::credentials::Parsed;
 use super::form::{FieldErrors, FormData};
 use super::page::{format_time, redirect, render, Layout, UiError};
 use super::session::{audit, check_csrf, require_tenant};
 use crate::cache::blocking;
-use crate::service::{RotateSecret, SignedIn};
+use crate::service::{OneTimeSecret, RotateSecret, SignedIn};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -203,18 +203,63 @@ pub async fn rotate_secret(
     let result = blocking(move || services.rotate_secret(&t2, &c2, RotateSecret { grace_period_secs }, &entry)).await;
     state.cache.evict(&t);
     let rotated = result?;
-    render(
-        StatusCode::OK,
-        &SecretPage {
-            layout: Layout::new(&user, "New client secret", Some(&t), "clients"),
-            token_endpoint: format!("{}/oauth2/token", state.services.issuer(&t)),
-            method: str_of(&rotated.client, "token_endpoint_auth_method"),
-            secret: rotated.secret.unwrap_or_default(),
-            tenant: t,
-            client_id: c,
-            rotated: true,
-        },
-    )
+    show_secret_once(&state, &user, &t, &c, rotated.secret.unwrap_or_default(), true).await
+}
+
+#[derive(Template)]
+#[template(path = "admin/client_secret.html")]
+struct SecretPage {
+    layout: Layout,
+    tenant: String,
+    client_id: String,
+    secret: String,
+    token_endpoint: String,
+    rotated: bool,
+}
+
+/// After a change that generated a secret: keep it with the session and
+/// send the browser to the page that shows it, once (POST, redirect, GET,
+/// so that reloading never repeats the change).
+pub async fn show_secret_once(
+    state: &AppState,
+    user: &SignedIn,
+    tenant: &str,
+    client_id: &str,
+    secret: String,
+    rotated: bool,
+) -> Page {
+    let stash = OneTimeSecret {
+        tenant: tenant.to_owned(),
+        client_id: client_id.to_owned(),
+        secret,
+        rotated,
+    };
+    let (services, session) = (state.services.clone(), user.session_id_hash.clone());
+    blocking(move || services.stash_secret(&session, &stash)).await?;
+    Ok(redirect(&format!("/admin/tenants/{tenant}/clients/{client_id}/secret")))
+}
+
+/// `GET .../clients/{c}/secret`: the secret just generated, or, on any
+/// later visit, the client's page saying it is gone.
+pub async fn secret_page(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Page {
+    let (t, c) = path.into_inner();
+    let user = require_tenant(&req, &state, &t).await?;
+    let (services, session) = (state.services.clone(), user.session_id_hash.clone());
+    let stashed = blocking(move || services.take_secret(&session)).await?;
+    match stashed {
+        Some(s) if s.tenant == t && s.client_id == c => render(
+            StatusCode::OK,
+            &SecretPage {
+                layout: Layout::new(&user, "Client secret", Some(&t), "clients"),
+                token_endpoint: format!("{}/oauth2/token", state.services.issuer(&t)),
+                tenant: t,
+                client_id: c,
+                secret: s.secret,
+                rotated: s.rotated,
+            },
+        ),
+        _ => Ok(redirect(&format!("/admin/tenants/{t}/clients/{c}?notice=secret-gone"))),
+    }
 }
 
 #[derive(Template)]

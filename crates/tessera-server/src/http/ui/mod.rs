@@ -55,6 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(clients::rotate_secret),
         )
         .route(
+            "/admin/tenants/{t}/clients/{c}/secret",
+            web::get().to(clients::secret_page),
+        )
+        .route(
             "/admin/tenants/{t}/clients/{c}/delete",
             web::get().to(clients::delete_page),
         )

@@ -57,6 +57,7 @@ fn notice(query: &str) -> Option<&'static str> {
         }
         "anchor-added" => "Trust anchor added.",
         "anchor-deleted" => "Trust anchor deleted.",
+        "secret-gone" => "A client secret is shown only once and is not kept: rotate the secret to issue a new one.",
         _ => return None,
     })
 }
