@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod dn;
 pub mod forwarded_cert;
 pub mod jwks_fetch;
+pub mod jws_verify;
 pub mod mtls;
 pub mod secret;
 

@@ -116,6 +116,8 @@ impl Application {
             None => None,
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let replay = crate::replay::ReplayRecorder::start(services.store.clone())
+            .map_err(|e| StartError::Config(format!("cannot start the replay writer thread: {e}")))?;
         let state = web::Data::new(AppState {
             services,
             cache: TenantCache::with_counters(metrics.cache_hits.clone(), metrics.cache_misses.clone()),
@@ -126,6 +128,7 @@ impl Application {
             metrics,
             metrics_addr,
             ui_policy: http::ui::policy_from_config(&config.admin),
+            replay,
         });
         let mtls_addr = match &mtls_listener {
             Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {

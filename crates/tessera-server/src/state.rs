@@ -18,6 +18,8 @@ pub struct AppState {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Admin UI session lifetimes and sign-in throttling.
     pub ui_policy: crate::service::SessionPolicy,
+    /// Records accepted assertions' `jti`s in batches.
+    pub replay: crate::replay::ReplayRecorder,
 }
 
 impl std::fmt::Debug for AppState {

@@ -21,3 +21,4 @@ pub use clients::SecretUpdate;
 pub use conn::{DbConnection, DbUrl, Store};
 pub use error::StoreError;
 pub use models::{ClientRow, KeyRow, KeyState, SecretRow, TenantRow, TenantSnapshotRows, TrustAnchorRow};
+pub use replay::ReplayEntry;

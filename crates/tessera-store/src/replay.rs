@@ -7,6 +7,15 @@ use crate::error::StoreError;
 use crate::schema::{assertion_replay, revoked_tokens};
 use diesel::prelude::*;
 
+/// One accepted assertion to record: its client and the hash of its `jti`.
+#[derive(Debug, Clone)]
+pub struct ReplayEntry {
+    pub tenant: String,
+    pub client: String,
+    pub jti_hash: String,
+    pub expires_at: i64,
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = assertion_replay)]
 struct NewReplay<'a> {
@@ -80,6 +89,36 @@ impl Store {
         match inserted.map_err(StoreError::from) {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records several `jti`s (one entry per assertion) in one transaction:
+    /// one commit for a whole batch of token requests. The answer, per
+    /// entry, is as [`Store::record_assertion_jti`]'s. When the batch holds
+    /// a replay (a unique-key conflict, which aborts the transaction), each
+    /// entry is recorded on its own instead, so exactly the replays get
+    /// `false`, even with the same `jti` twice in one batch.
+    pub fn record_assertion_jtis(&self, entries: &[ReplayEntry]) -> Result<Vec<bool>, StoreError> {
+        let batch = self.tx(|conn| {
+            for e in entries {
+                diesel::insert_into(assertion_replay::table)
+                    .values(NewReplay {
+                        tenant_id: &e.tenant,
+                        client_id: &e.client,
+                        jti_hash: &e.jti_hash,
+                        expires_at: e.expires_at,
+                    })
+                    .execute(conn)?;
+            }
+            Ok(())
+        });
+        match batch {
+            Ok(()) => Ok(vec![true; entries.len()]),
+            Err(StoreError::Conflict) => entries
+                .iter()
+                .map(|e| self.record_assertion_jti(&e.tenant, &e.client, &e.jti_hash, e.expires_at))
+                .collect(),
             Err(e) => Err(e),
         }
     }

@@ -4,7 +4,10 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use tessera_store::{AuditEntry, ClientRow, KeyRow, KeyState, SecretRow, SecretUpdate, Store, StoreError, TenantRow};
+use tessera_store::{
+    AdminSession, AdminUserRow, AuditEntry, ClientRow, KeyRow, KeyState, ReplayEntry, SecretRow, SecretUpdate, Store,
+    StoreError, TenantRow,
+};
 
 fn hex(n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -374,6 +377,95 @@ fn assertion_jtis_are_accepted_once(store: &Store) {
     assert!(!store.record_assertion_jti("acme", "c1", "h1", 500).unwrap());
 }
 
+fn entry(client: &str, jti_hash: &str) -> ReplayEntry {
+    ReplayEntry {
+        tenant: "acme".into(),
+        client: client.into(),
+        jti_hash: jti_hash.into(),
+        expires_at: 500,
+    }
+}
+
+fn assertion_jtis_are_recorded_in_batches(store: &Store) {
+    // A clean batch: every entry new.
+    let fresh = store
+        .record_assertion_jtis(&[entry("c1", "b1"), entry("c1", "b2"), entry("c2", "b1")])
+        .unwrap();
+    assert_eq!(fresh, vec![true, true, true]);
+    // A batch with a replay of an earlier jti and the same jti twice: exactly
+    // the replays are refused, the others recorded.
+    let mixed = store
+        .record_assertion_jtis(&[
+            entry("c1", "b3"),
+            entry("c1", "b1"),
+            entry("c1", "b4"),
+            entry("c1", "b4"),
+        ])
+        .unwrap();
+    assert_eq!(mixed, vec![true, false, true, false]);
+    assert!(!store.record_assertion_jti("acme", "c1", "b3", 500).unwrap());
+    assert!(store.record_assertion_jtis(&[]).unwrap().is_empty());
+}
+
+fn admin_sessions_and_failures(store: &Store) {
+    with_tenant(store, "acme");
+    let user = AdminUserRow {
+        username: "alice".into(),
+        tenant_id: Some("acme".into()),
+        password_hash: "$argon2id$...".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.create_admin_user(user.clone(), &audit()).unwrap();
+    assert!(matches!(
+        store.create_admin_user(user, &audit()),
+        Err(StoreError::Conflict)
+    ));
+    let session = AdminSession {
+        id_hash: "h1".into(),
+        username: "alice".into(),
+        csrf_token: "t".into(),
+        created_at: 10,
+        last_seen_at: 10,
+        source: None,
+        pending_secret: None,
+    };
+    store.create_admin_session(&session).unwrap();
+    let (s, u) = store.get_admin_session("h1").unwrap().unwrap();
+    assert_eq!((s.username.as_str(), u.tenant_id.as_deref()), ("alice", Some("acme")));
+    // A pending secret is taken once.
+    assert_eq!(store.take_pending_secret("h1").unwrap(), None);
+    store.set_pending_secret("h1", "sealed").unwrap();
+    assert_eq!(store.take_pending_secret("h1").unwrap().as_deref(), Some("sealed"));
+    assert_eq!(store.take_pending_secret("h1").unwrap(), None);
+    // Expiry purges by idleness or by age.
+    store.touch_admin_session("h1", 50).unwrap();
+    assert_eq!(store.purge_admin_sessions(40, 5).unwrap(), 0);
+    assert_eq!(store.purge_admin_sessions(60, 5).unwrap(), 1);
+    assert!(store.get_admin_session("h1").unwrap().is_none());
+    // A password change ends sessions; a deleted tenant takes its admins.
+    store.create_admin_session(&session).unwrap();
+    store.set_admin_password("alice", "new", &audit(), 20).unwrap();
+    assert!(store.get_admin_session("h1").unwrap().is_none());
+    assert!(matches!(
+        store.set_admin_password("bob", "x", &audit(), 20),
+        Err(StoreError::NotFound)
+    ));
+    // Failures are counted per key within the window.
+    store
+        .record_login_failure(&["acct:alice", "addr:1.2.3.4"], 100)
+        .unwrap();
+    store.record_login_failure(&["acct:alice"], 200).unwrap();
+    assert_eq!(store.count_login_failures("acct:alice", 100).unwrap(), 2);
+    assert_eq!(store.count_login_failures("acct:alice", 150).unwrap(), 1);
+    assert_eq!(store.count_login_failures("addr:1.2.3.4", 0).unwrap(), 1);
+    assert_eq!(store.purge_login_failures(150).unwrap(), 2);
+    store.clear_login_failures("acct:alice").unwrap();
+    assert_eq!(store.count_login_failures("acct:alice", 0).unwrap(), 0);
+    store.delete_tenant("acme", &audit(), 30).unwrap();
+    assert!(store.get_admin_user("alice").unwrap().is_none());
+}
+
 #[test]
 fn bad_urls_are_refused_without_echoing_secrets() {
     let e = Store::open("mysql://user:hunter2@host/db", 1).unwrap_err().to_string();
@@ -398,4 +490,6 @@ both!(
     audit_entries_are_newest_first_and_filtered,
     concurrent_writers_do_not_fail,
     assertion_jtis_are_accepted_once,
+    assertion_jtis_are_recorded_in_batches,
+    admin_sessions_and_failures,
 );

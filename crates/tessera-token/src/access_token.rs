@@ -2,8 +2,8 @@
 
 use crate::error::TokenError;
 use crate::keyset::TenantKeys;
-use josekit::jws::{JwsHeader, JwsVerifier};
-use josekit::jwt::{self, JwtPayload};
+use josekit::jws::JwsVerifier;
+use josekit::jwt;
 use serde_json::{Map, Value};
 
 /// The claims Tessera puts in an access token (INTERFACE.md §5).
@@ -27,34 +27,60 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// A random `jti`: 128 bits, base64url.
 pub fn new_jti() -> Result<String, TokenError> {
     use base64::Engine;
+    use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
-    openssl::rand::rand_bytes(&mut b).map_err(|e| TokenError::Sign(e.to_string()))?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| TokenError::Sign("no randomness".into()))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
+/// The claims as serialized, borrowed: no JSON tree built per token.
+#[derive(serde::Serialize)]
+struct Payload<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    client_id: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Map<String, Value>>,
+}
+
 impl TenantKeys {
-    /// Signs `claims` with the tenant's active key; header `typ: at+jwt`.
+    /// Signs `claims` with the tenant's active key; header `typ: at+jwt`
+    /// (encoded once per key load). JWS compact serialization, RFC 7515 §7.1.
     pub fn mint(&self, claims: &AccessTokenClaims) -> Result<String, TokenError> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
         let active = self.active.as_ref().ok_or(TokenError::NoActiveKey)?;
-        let mut header = JwsHeader::new();
-        header.set_token_type("at+jwt");
-        header.set_key_id(active.kid.clone());
-        let mut payload = JwtPayload::new();
-        payload.set_issuer(&claims.iss);
-        payload.set_subject(&claims.sub);
-        let set = |p: &mut JwtPayload, k: &str, v: Value| p.set_claim(k, Some(v)).map_err(TokenError::from);
-        set(&mut payload, "aud", Value::String(claims.aud.clone()))?;
-        set(&mut payload, "client_id", Value::String(claims.client_id.clone()))?;
-        set(&mut payload, "iat", Value::from(claims.iat))?;
-        set(&mut payload, "exp", Value::from(claims.exp))?;
-        set(&mut payload, "jti", Value::String(claims.jti.clone()))?;
-        if let Some(scope) = &claims.scope {
-            set(&mut payload, "scope", Value::String(scope.clone()))?;
-        }
-        if let Some(cnf) = &claims.cnf {
-            set(&mut payload, "cnf", Value::Object(cnf.clone()))?;
-        }
-        jwt::encode_with_signer(&payload, &header, active.signer.as_ref()).map_err(|e| TokenError::Sign(e.to_string()))
+        let payload = serde_json::to_vec(&Payload {
+            iss: &claims.iss,
+            sub: &claims.sub,
+            aud: &claims.aud,
+            client_id: &claims.client_id,
+            iat: claims.iat,
+            exp: claims.exp,
+            jti: &claims.jti,
+            scope: claims.scope.as_deref(),
+            cnf: claims.cnf.as_ref(),
+        })
+        .map_err(|e| TokenError::Sign(e.to_string()))?;
+        let mut token = String::with_capacity(active.header_b64.len() + payload.len() * 4 / 3 + 140);
+        token.push_str(&active.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let signature = active
+            .signer
+            .sign(token.as_bytes())
+            .map_err(|e| TokenError::Sign(e.to_string()))?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+        Ok(token)
     }
 
     /// Verifies a token this tenant issued: signature by a published key

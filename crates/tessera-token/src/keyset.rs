@@ -26,6 +26,8 @@ pub(crate) struct ActiveSigner {
     pub kid: String,
     pub alg: SigningAlg,
     pub signer: Box<dyn JwsSigner>,
+    /// base64url of the JWS header `{"typ":"at+jwt","alg":...,"kid":...}`.
+    pub header_b64: String,
 }
 
 pub(crate) struct PublishedKey {
@@ -80,10 +82,15 @@ impl TenantKeys {
             if key.state == "active" {
                 let der = master.open(&key.sealed_private_key, &sealing_aad(tenant, &key.kid))?;
                 let signer = signer_from_der(alg, &der)?;
+                let header = serde_json::json!({"typ": "at+jwt", "alg": alg.as_str(), "kid": key.kid});
                 active = Some(ActiveSigner {
                     kid: key.kid.clone(),
                     alg,
                     signer,
+                    header_b64: {
+                        use base64::Engine;
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string())
+                    },
                 });
             }
         }

@@ -5,7 +5,7 @@
 use super::body::read_capped;
 use super::client_cert::presented_chain;
 use super::error::ApiError;
-use crate::cache::{blocking, CachedClient, TenantSnapshot};
+use crate::cache::{CachedClient, TenantSnapshot};
 use crate::state::AppState;
 use crate::tls::ConnInfo;
 use actix_web::http::header;
@@ -116,17 +116,18 @@ pub(crate) async fn authenticate<'s>(
             let verified = verify_assertion(state, snap, &client_id, client, &assertion, now)
                 .await
                 .map_err(refuse)?;
-            // One use per jti, across restarts and instances: the store decides.
-            let store = state.services.store.clone();
-            let (tenant, id) = (snap.id.clone(), client_id.to_string());
-            let jti_hash = hex_sha256(&verified.jti);
-            let fresh =
-                blocking(move || Ok(store.record_assertion_jti(&tenant, &id, &jti_hash, verified.replay_until)?))
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "replay cache unavailable");
-                        refuse(OAuthError::server_error())
-                    })?;
+            // One use per jti, across restarts and instances: the store
+            // decides (through the batching writer).
+            let entry = tessera_store::ReplayEntry {
+                tenant: snap.id.clone(),
+                client: client_id.to_string(),
+                jti_hash: hex_sha256(&verified.jti),
+                expires_at: verified.replay_until,
+            };
+            let fresh = state.replay.record(entry).await.map_err(|e| {
+                tracing::error!(error = %e, "replay cache unavailable");
+                refuse(OAuthError::server_error())
+            })?;
             if !fresh {
                 state.metrics.replay_rejections.with_label_values(&[&snap.id]).inc();
                 return Err(refuse(OAuthError::invalid_client("jti already used")));
