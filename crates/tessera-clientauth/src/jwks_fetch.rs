@@ -115,10 +115,35 @@ struct Entry {
     last_refetch: Option<Instant>,
 }
 
+/// What a call to [`JwksFetcher::keys`] did, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// Answered from the cache, no request made.
+    Cached,
+    /// Fetched (the duration is reported with it).
+    Fetched,
+    /// The fetch failed (stale keys may still have been served).
+    Failed,
+}
+
+impl FetchOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchOutcome::Cached => "cached",
+            FetchOutcome::Fetched => "ok",
+            FetchOutcome::Failed => "error",
+        }
+    }
+}
+
+/// Told of every outcome, with the fetch's duration when one was made.
+pub type FetchObserver = Arc<dyn Fn(FetchOutcome, Option<Duration>) + Send + Sync>;
+
 pub struct JwksFetcher {
     http: reqwest::Client,
     allow_private: bool,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+    observer: Option<FetchObserver>,
 }
 
 impl std::fmt::Debug for JwksFetcher {
@@ -157,7 +182,20 @@ impl JwksFetcher {
             http,
             allow_private: options.allow_private_networks,
             entries: Mutex::new(HashMap::new()),
+            observer: None,
         })
+    }
+
+    /// Reports each outcome to `observer` (the server's metrics).
+    pub fn with_observer(mut self, observer: FetchObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, outcome: FetchOutcome, took: Option<Duration>) {
+        if let Some(o) = &self.observer {
+            o(outcome, took);
+        }
     }
 
     /// The keys at `uri` for the client identified by `cache_key`. When
@@ -185,6 +223,7 @@ impl JwksFetcher {
             let fresh = now < entry.fresh_until;
             let kid_known = kid.is_none_or(|k| keys.has_kid(k));
             if fresh && kid_known {
+                self.observe(FetchOutcome::Cached, None);
                 return Ok(keys.clone());
             }
             if fresh && !kid_known {
@@ -192,12 +231,21 @@ impl JwksFetcher {
                     .last_refetch
                     .is_some_and(|t| now.duration_since(t) < REFETCH_INTERVAL);
                 if recently {
+                    self.observe(FetchOutcome::Cached, None);
                     return Ok(keys.clone());
                 }
                 entry.last_refetch = Some(now);
             }
         }
-        match self.fetch(uri).await {
+        let started = Instant::now();
+        let fetched = self.fetch(uri).await;
+        let outcome = if fetched.is_ok() {
+            FetchOutcome::Fetched
+        } else {
+            FetchOutcome::Failed
+        };
+        self.observe(outcome, Some(started.elapsed()));
+        match fetched {
             Ok((keys, max_age)) => {
                 let keys = Arc::new(keys);
                 entry.keys = Some(keys.clone());

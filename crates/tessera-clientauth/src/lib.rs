@@ -21,5 +21,5 @@ pub mod secret;
 pub use assertion::{AssertionKey, AssertionPolicy, UnverifiedAssertion, VerifiedAssertion};
 pub use client_keys::ClientKeySet;
 pub use credentials::{AssertionCredentials, PresentedCredentials, SecretCredentials};
-pub use jwks_fetch::{JwksFetcher, OutboundOptions};
+pub use jwks_fetch::{FetchObserver, FetchOutcome, JwksFetcher, OutboundOptions};
 pub use secret::{generate_secret, SecretHasher, StoredSecret};

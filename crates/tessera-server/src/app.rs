@@ -99,12 +99,19 @@ impl Application {
             ),
             None => None,
         };
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        let observed = metrics.clone();
         let jwks = tessera_clientauth::JwksFetcher::new(&tessera_clientauth::OutboundOptions {
             allow_private_networks: config.outbound.allow_private_networks,
             extra_ca_pem,
         })
-        .map_err(StartError::Config)?;
-        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        .map_err(StartError::Config)?
+        .with_observer(Arc::new(move |outcome, took| {
+            observed.jwks_fetches.with_label_values(&[outcome.as_str()]).inc();
+            if let Some(took) = took {
+                observed.jwks_fetch_duration.observe(took.as_secs_f64());
+            }
+        }));
         let metrics_listener = match &config.metrics {
             Some(m) => {
                 let l = TcpListener::bind(&m.listen).map_err(|source| StartError::Bind {

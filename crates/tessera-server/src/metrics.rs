@@ -15,6 +15,8 @@ pub struct Metrics {
     pub cache_hits: IntCounter,
     pub cache_misses: IntCounter,
     pub db_connections: IntGaugeVec,
+    pub jwks_fetches: IntCounterVec,
+    pub jwks_fetch_duration: prometheus::Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -69,6 +71,19 @@ impl Default for Metrics {
             &["state"],
         )
         .expect("metric");
+        let jwks_fetches = IntCounterVec::new(
+            Opts::new(
+                "tessera_jwks_fetches_total",
+                "Client jwks_uri lookups: ok (fetched), error (fetch failed), cached (no request)",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
+        let jwks_fetch_duration = prometheus::Histogram::with_opts(
+            HistogramOpts::new("tessera_jwks_fetch_duration_seconds", "Duration of client jwks_uri fetches")
+                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        )
+        .expect("metric");
         let build_info = IntGauge::with_opts(
             Opts::new("tessera_build_info", "Build information").const_label("version", env!("CARGO_PKG_VERSION")),
         )
@@ -82,6 +97,8 @@ impl Default for Metrics {
             Box::new(cache_hits.clone()),
             Box::new(cache_misses.clone()),
             Box::new(db_connections.clone()),
+            Box::new(jwks_fetches.clone()),
+            Box::new(jwks_fetch_duration.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("register metric");
@@ -95,6 +112,8 @@ impl Default for Metrics {
             cache_hits,
             cache_misses,
             db_connections,
+            jwks_fetches,
+            jwks_fetch_duration,
         }
     }
 }
@@ -116,7 +135,8 @@ pub fn endpoint_label(pattern: Option<&str>) -> &'static str {
         p if p.ends_with("/oauth2/revoke") => "revoke",
         p if p.ends_with("/jwks.json") => "jwks",
         p if p.contains("/.well-known/") => "metadata",
-        p if p.starts_with("/admin/") => "admin",
+        p if p.starts_with("/admin/v1/") => "admin",
+        p if p.starts_with("/admin") => "admin_ui",
         "/healthz" | "/readyz" => "health",
         "/metrics" => "metrics",
         _ => "other",

@@ -7,12 +7,12 @@ use tessera_testkit::{Backend, TestApp};
 
 const CC: (&str, &str) = ("grant_type", "client_credentials");
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     reqwest::get(&app.metrics_url).await.unwrap().text().await.unwrap()
 }
 
 /// The value of the sample whose name and labels start with `prefix`.
-fn sample(text: &str, prefix: &str) -> f64 {
+pub(crate) fn sample(text: &str, prefix: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())
