@@ -80,8 +80,11 @@ impl Default for Metrics {
         )
         .expect("metric");
         let jwks_fetch_duration = prometheus::Histogram::with_opts(
-            HistogramOpts::new("tessera_jwks_fetch_duration_seconds", "Duration of client jwks_uri fetches")
-                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "tessera_jwks_fetch_duration_seconds",
+                "Duration of client jwks_uri fetches",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
         )
         .expect("metric");
         let build_info = IntGauge::with_opts(

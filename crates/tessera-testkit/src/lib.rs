@@ -6,6 +6,9 @@
 mod db;
 mod jwks_server;
 pub mod pki;
+mod tcp_proxy;
+
+pub use tcp_proxy::TcpProxy;
 
 pub use db::{Backend, TestDb};
 pub use jwks_server::JwksServer;

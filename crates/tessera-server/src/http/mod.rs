@@ -48,10 +48,13 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// How long readiness waits for a database connection before saying no.
+const READINESS_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Ready to serve: the database answers and the `system` tenant's keys load.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.services.store.clone();
-    let db = crate::cache::blocking(move || Ok(store.ping()?)).await;
+    let db = crate::cache::blocking(move || Ok(store.ping(READINESS_DB_TIMEOUT)?)).await;
     let keys = match state.cache.get(&state.services, tessera_core::ids::SYSTEM_TENANT).await {
         Ok(Some(snap)) => snap.keys.active_kid().is_some(),
         _ => false,

@@ -589,9 +589,13 @@ async fn jwks_uri_keys_are_fetched_cached_and_refetched_on_rotation(backend: Bac
     assert_eq!(r.status, 200);
     // Metrics: 2 fetches; 2 + 3 + 1 lookups answered from the cache.
     let m = crate::operations::scrape(&app).await;
-    let count = |outcome: &str| crate::operations::sample(&m, &format!("tessera_jwks_fetches_total{{outcome=\"{outcome}\"}}"));
+    let count =
+        |outcome: &str| crate::operations::sample(&m, &format!("tessera_jwks_fetches_total{{outcome=\"{outcome}\"}}"));
     assert_eq!((count("ok"), count("cached"), count("error")), (2.0, 6.0, 0.0), "{m}");
-    assert_eq!(crate::operations::sample(&m, "tessera_jwks_fetch_duration_seconds_count"), 2.0);
+    assert_eq!(
+        crate::operations::sample(&m, "tessera_jwks_fetch_duration_seconds_count"),
+        2.0
+    );
 }
 
 async fn jwks_uri_to_private_addresses_is_refused_by_default(backend: Backend) {

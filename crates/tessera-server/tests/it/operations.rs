@@ -93,4 +93,48 @@ async fn health_and_readiness(backend: Backend) {
     );
 }
 
+/// PostgreSQL behind a forwarder: cut it, and readiness says so within
+/// seconds (liveness does not change); restore it, and readiness recovers.
+#[actix_web::test]
+async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
+    let Some(db) = tessera_testkit::TestDb::new(Backend::Postgres) else {
+        eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set (scripts/test sets it)");
+        return;
+    };
+    let url = url::Url::parse(&db.url).unwrap();
+    let target: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+        .parse()
+        .unwrap();
+    let mut proxy = tessera_testkit::TcpProxy::start(target).await;
+    let mut proxied = url.clone();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let proxied = proxied.to_string();
+    let app = TestApp::spawn_on(std::sync::Arc::new(db), move |c| c.database.url = proxied).await;
+    assert_eq!(app.get_json("/readyz").await.status, 200);
+
+    proxy.pause().await;
+    let started = std::time::Instant::now();
+    let r = app.get_json("/readyz").await;
+    assert_eq!(r.status, 503, "{:?}", r.body);
+    assert_eq!(r.body["database"], "unreachable");
+    assert_eq!(r.body["status"], "not_ready");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.get_json("/healthz").await.status, 200, "alive all the same");
+
+    proxy.resume().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = app.get_json("/readyz").await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready again: {:?}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 backend_tests!(metrics_count_what_happened, health_and_readiness);
