@@ -272,6 +272,9 @@ pub fn sign_assertion(args: &AssertionArgs) -> Result<String, String> {
 pub enum ConfigCommand {
     /// Validate FILE (plus environment overrides); print the effective configuration.
     Check { file: Option<PathBuf> },
+    /// Print every configuration key with its default and environment
+    /// variable (the table in docs/configuration.md).
+    Reference,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,8 @@
 //! result is passed in explicitly; nothing is global, so tests can run many
 //! servers side by side.
 
+pub mod reference;
+
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -276,17 +278,6 @@ const SECTIONS: [&str; 9] = [
 /// Environment variables that are not configuration keys.
 const NON_CONFIG_VARS: [&str; 3] = ["TESSERA_MASTER_KEY", "TESSERA_TEST_DATABASE_URL", "TESSERA_LOG"];
 
-/// Keys whose environment value is read as a TOML literal (number, boolean,
-/// array) rather than as a string.
-const TYPED_KEYS: [&str; 6] = [
-    "database.max_connections",
-    "http.workers",
-    "http.max_body_bytes",
-    "http.shutdown_timeout_secs",
-    "outbound.allow_private_networks",
-    "proxy.trusted_peers",
-];
-
 impl Config {
     /// Loads the configuration: `file` (if any), then overrides from `env`.
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
@@ -334,7 +325,7 @@ impl Config {
                 });
             };
             let dotted = format!("{sec}.{key}");
-            let parsed = if TYPED_KEYS.contains(&dotted.as_str()) {
+            let parsed = if reference::is_typed(&dotted) {
                 toml::from_str::<toml::Table>(&format!("v = {value}"))
                     .ok()
                     .and_then(|mut t| t.remove("v"))

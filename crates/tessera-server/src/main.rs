@@ -24,6 +24,10 @@ fn run(cli: Cli) -> Result<(), String> {
         println!("{}", tessera_server::cli::sign_assertion(args)?);
         return Ok(());
     }
+    if let Command::Config(tessera_server::cli::ConfigCommand::Reference) = &cli.command {
+        print!("{}", tessera_server::config::reference::markdown());
+        return Ok(());
+    }
     if let Command::Config(tessera_server::cli::ConfigCommand::Check { file }) = &cli.command {
         let path = file.as_deref().or(cli.config.as_deref());
         let config = Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
