@@ -307,6 +307,35 @@ pub fn accept_any_client_cert_config(
     key_pem: &std::path::Path,
     alpn: &[&[u8]],
 ) -> Result<rustls::ServerConfig, String> {
+    let certified = load_certified_key(cert_pem, key_pem)?;
+    accept_any_client_cert_config_with(
+        std::sync::Arc::new(rustls::sign::SingleCertAndKey::from(certified)),
+        alpn,
+    )
+}
+
+/// The same, with the server certificate chosen by `resolver` (e.g. one
+/// that can be reloaded while the server runs).
+pub fn accept_any_client_cert_config_with(
+    resolver: std::sync::Arc<dyn rustls::server::ResolvesServerCert>,
+    alpn: &[&[u8]],
+) -> Result<rustls::ServerConfig, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = std::sync::Arc::new(AcceptAnyClientCert::new(provider.clone()));
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+/// A certificate chain and its private key from PEM files, checked to match.
+pub fn load_certified_key(
+    cert_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+) -> Result<rustls::sign::CertifiedKey, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
@@ -317,14 +346,6 @@ pub fn accept_any_client_cert_config(
         return Err(format!("{}: no certificate found", cert_pem.display()));
     }
     let key = PrivateKeyDer::from_pem_file(key_pem).map_err(|e| format!("{}: {e}", key_pem.display()))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = std::sync::Arc::new(AcceptAnyClientCert::new(provider.clone()));
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| e.to_string())?;
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Ok(config)
+    rustls::sign::CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider())
+        .map_err(|e| format!("{} / {}: {e}", cert_pem.display(), key_pem.display()))
 }

@@ -23,7 +23,8 @@ async fn whoami(req: HttpRequest) -> HttpResponse {
 /// A protected service on port 0; answers its base URL.
 fn protected_service(validator: Arc<Validator>) -> String {
     let certs = test_certs();
-    let tls = tessera_server::tls::mtls_server_config(&certs.server_cert, &certs.server_key).unwrap();
+    let cert = tessera_server::tls::ReloadableCert::load(&certs.server_cert, &certs.server_key).unwrap();
+    let tls = tessera_server::tls::mtls_server_config(cert).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {

@@ -33,6 +33,8 @@ pub struct Application {
     addr: SocketAddr,
     tls: bool,
     state: web::Data<AppState>,
+    /// The listeners' certificate, for reloading.
+    certificate: Option<Arc<crate::tls::ReloadableCert>>,
 }
 
 /// Opens the store, applies migrations and makes sure `system` exists.
@@ -158,9 +160,13 @@ impl Application {
             server = server.workers(workers);
         }
 
-        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        let certificate = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::ReloadableCert::load(cert, key)?),
             _ => None,
+        };
+        let tls = match &certificate {
+            Some(c) => Some(crate::tls::server_config(c.clone())?),
+            None => None,
         };
         let is_tls = tls.is_some();
         if let Some(listener) = metrics_listener {
@@ -174,12 +180,12 @@ impl Application {
             tracing::info!(addr = ?metrics_addr, "metrics listener");
         }
         if let Some(mtls) = mtls_listener {
-            let (Some(cert), Some(key)) = (&config.http.tls_cert, &config.http.tls_key) else {
+            let Some(cert) = &certificate else {
                 return Err(StartError::Config(
                     "[mtls] needs the server certificate: set http.tls_cert and http.tls_key".into(),
                 ));
             };
-            let mtls_config = crate::tls::mtls_server_config(cert, key)?;
+            let mtls_config = crate::tls::mtls_server_config(cert.clone())?;
             server = server
                 .listen_rustls_0_23(mtls, mtls_config)
                 .map_err(|source| StartError::Bind {
@@ -237,6 +243,7 @@ impl Application {
             addr,
             tls: is_tls,
             state,
+            certificate,
         })
     }
 
@@ -254,6 +261,12 @@ impl Application {
 
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
+    }
+
+    /// The listeners' certificate (`None` over plain HTTP); its `reload`
+    /// re-reads the files (SIGHUP).
+    pub fn certificate(&self) -> Option<Arc<crate::tls::ReloadableCert>> {
+        self.certificate.clone()
     }
 
     /// Serves until stopped (SIGTERM/SIGINT: graceful, in-flight requests finish).

@@ -4,21 +4,66 @@
 //! wait on a write to standard error (a syscall per line cost a quarter of
 //! the token endpoint's throughput). The buffer is not lossy: if the writer
 //! falls behind by 128k lines, logging waits rather than dropping lines.
+//! The level filter can be replaced while running (SIGHUP re-reads it).
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
 
-/// Installs the global subscriber (once per process; later calls are
-/// no-ops). Keep the returned guard alive until exit: dropping it flushes.
-pub fn init(json: bool, default_filter: &str) -> Option<WorkerGuard> {
+/// Changes the level filter of the installed subscriber.
+#[derive(Clone)]
+pub struct LevelHandle(reload::Handle<EnvFilter, Registry>);
+
+impl std::fmt::Debug for LevelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LevelHandle")
+    }
+}
+
+impl LevelHandle {
+    /// Sets a new filter (e.g. `info` or `tessera_server=debug,info`).
+    pub fn set(&self, filter: &str) -> Result<(), String> {
+        let filter = EnvFilter::try_new(filter).map_err(|e| format!("log.level: {e}"))?;
+        self.0.reload(filter).map_err(|e| e.to_string())
+    }
+}
+
+/// What [`init`] returns: keep the guard alive until exit (dropping it
+/// flushes); the handle changes the level later.
+pub struct Logging {
+    pub guard: WorkerGuard,
+    pub level: LevelHandle,
+}
+
+/// Installs the global subscriber (once per process; later calls return
+/// `None`). `RUST_LOG`, when set, wins over `default_filter`.
+pub fn init(json: bool, default_filter: &str) -> Option<Logging> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let (filter, handle) = reload::Layer::new(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    let installed = if json {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+    let format = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(writer)
+            .boxed()
     } else {
-        builder.with_target(false).with_ansi(ansi).try_init()
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed()
     };
-    installed.ok().map(|()| guard)
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
+        .try_init()
+        .ok()
+        .map(|()| Logging {
+            guard,
+            level: LevelHandle(handle),
+        })
 }

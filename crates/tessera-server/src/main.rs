@@ -35,9 +35,16 @@ fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
-    let _log_guard = logging::init(cli.log_json || config.log.format == "json", &config.log.level);
+    let logging = logging::init(cli.log_json || config.log.format == "json", &config.log.level);
     match cli.command {
-        Command::Serve { demo } => serve(config, demo),
+        Command::Serve { demo } => {
+            let reload = tessera_server::reload::Reloadable {
+                certificate: None,
+                log_level: logging.as_ref().map(|l| l.level.clone()),
+                config_file: cli.config.clone(),
+            };
+            serve(config, demo, reload)
+        }
         Command::DevCerts { dir, force } => {
             let (paths, created) = tessera_server::devcerts::ensure(&dir, force)?;
             if force {
@@ -76,7 +83,7 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
+fn serve(config: Config, demo_mode: bool, mut reload: tessera_server::reload::Reloadable) -> Result<(), String> {
     let (config, demo_info) = if demo_mode {
         let paths = DemoPaths::default();
         let (config, ca_cert, bootstrap_token) = demo::prepare_config(config, &paths)?;
@@ -96,6 +103,8 @@ fn serve(config: Config, demo_mode: bool) -> Result<(), String> {
     };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config.clone()).await.map_err(|e| e.to_string())?;
+        reload.certificate = app.certificate();
+        reload.spawn_on_sighup();
         if let Some(info) = &demo_info {
             // A closed stdout (e.g. piped into `head`) must not stop the server.
             use std::io::Write;

@@ -1,11 +1,12 @@
-//! rustls configuration for the main listener (which never asks for a
-//! client certificate).
+//! rustls configuration: the main listener (which never asks for a client
+//! certificate), the mTLS listener, and the server certificate they share,
+//! reloadable without a restart.
 
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -21,36 +22,64 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The server's certificate chain and key, from PEM files.
-fn load_identity(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let file_err = |p: &Path, m: String| TlsError::File {
-        path: p.display().to_string(),
-        message: m,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| file_err(cert, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(cert, e.to_string()))?;
-    if certs.is_empty() {
-        return Err(file_err(cert, "no certificate found".into()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
-    Ok((certs, key))
+/// The server certificate of both listeners, replaceable while the server
+/// runs (SIGHUP): each new handshake takes the current one; connections
+/// already open keep theirs.
+pub struct ReloadableCert {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
 }
 
-pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
-    let (certs, key) = load_identity(cert, key)?;
+impl std::fmt::Debug for ReloadableCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadableCert").field("cert", &self.cert).finish()
+    }
+}
+
+impl ReloadableCert {
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsError> {
+        let current = Self::read(cert, key)?;
+        Ok(Arc::new(Self {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            current: RwLock::new(Arc::new(current)),
+        }))
+    }
+
+    fn read(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
+        tessera_clientauth::mtls::load_certified_key(cert, key).map_err(|message| TlsError::File {
+            path: cert.display().to_string(),
+            message,
+        })
+    }
+
+    /// Reads the files again; on any error the certificate in use stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = Self::read(&self.cert, &self.key)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ReloadableCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+        .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
 /// The mTLS listener: asks for (does not require) a client certificate.
-pub fn mtls_server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
-    tessera_clientauth::mtls::accept_any_client_cert_config(cert, key, &[b"h2", b"http/1.1"]).map_err(|message| {
+pub fn mtls_server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError> {
+    tessera_clientauth::mtls::accept_any_client_cert_config_with(cert, &[b"h2", b"http/1.1"]).map_err(|message| {
         TlsError::File {
             path: "http.tls_cert / http.tls_key".into(),
             message,

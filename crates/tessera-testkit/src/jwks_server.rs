@@ -58,7 +58,8 @@ impl JwksServer {
             hits: 0,
         }));
         let certs = crate::test_certs();
-        let tls = tessera_server::tls::server_config(&certs.server_cert, &certs.server_key).unwrap();
+        let cert = tessera_server::tls::ReloadableCert::load(&certs.server_cert, &certs.server_key).unwrap();
+        let tls = tessera_server::tls::server_config(cert).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let data = web::Data::new(state.clone());

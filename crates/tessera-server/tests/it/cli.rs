@@ -697,3 +697,109 @@ async fn cli_manages_admin_users(backend: Backend) {
 }
 
 backend_tests!(cli_manages_tenants_clients_and_keys, cli_manages_admin_users);
+
+fn client_trusting(ca: &Path) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap()])
+        .build()
+        .unwrap()
+}
+
+fn wait_for_log(log: &Path, needle: &str, occurrences: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.matches(needle).count() >= occurrences {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sighup(child: &Child) {
+    let status = Command::new("kill")
+        .arg("-HUP")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// SIGHUP: a replaced certificate serves the next handshakes (connections
+/// already open keep working), a broken one is refused and the old one
+/// stays, and the log level is read again from the configuration file.
+#[actix_web::test]
+async fn sighup_reloads_the_certificate_and_the_log_level() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let dir = tessera_testkit::temp_dir("sighup");
+    for set in ["first", "second"] {
+        assert!(run(tessera(&dir).args(["dev-certs", "--dir", set])).status.success());
+    }
+    let install = |set: &str| {
+        std::fs::copy(dir.join(set).join("server.pem"), dir.join("server.pem")).unwrap();
+        std::fs::copy(dir.join(set).join("server.key"), dir.join("server.key")).unwrap();
+    };
+    install("first");
+    let port = free_port();
+    let config = dir.join("tessera.toml");
+    let write_config = |level: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "public_url = \"https://127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+                 tls_cert = \"server.pem\"\ntls_key = \"server.key\"\n[log]\nlevel = \"{level}\"\n"
+            ),
+        )
+        .unwrap()
+    };
+    write_config("warn");
+    let log = dir.join("server.log");
+    let mut child = cli_with_db(&dir, &db)
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let (first_ca, second_ca) = (dir.join("first/ca.pem"), dir.join("second/ca.pem"));
+
+    let kept_alive = client_trusting(&first_ca);
+    assert_eq!(kept_alive.get(&url).send().await.unwrap().status(), 200);
+    assert!(client_trusting(&second_ca).get(&url).send().await.is_err());
+    assert!(
+        !std::fs::read_to_string(&log).unwrap().contains("request done"),
+        "warn level"
+    );
+
+    install("second");
+    write_config("tessera_server=debug,info");
+    sighup(&child);
+    wait_for_log(&log, "TLS certificate reloaded", 1);
+    wait_for_log(&log, "log level reloaded", 1);
+    // New handshakes get the new certificate; the open connection goes on.
+    assert_eq!(
+        client_trusting(&second_ca).get(&url).send().await.unwrap().status(),
+        200
+    );
+    assert!(client_trusting(&first_ca).get(&url).send().await.is_err());
+    assert_eq!(kept_alive.get(&url).send().await.unwrap().status(), 200);
+    wait_for_log(&log, "request done", 1);
+
+    // A broken file is refused; the certificate in use stays.
+    std::fs::write(dir.join("server.pem"), "not a certificate").unwrap();
+    sighup(&child);
+    wait_for_log(&log, "TLS certificate not reloaded", 1);
+    assert_eq!(
+        client_trusting(&second_ca).get(&url).send().await.unwrap().status(),
+        200
+    );
+
+    drop(kept_alive);
+    sigterm(&child);
+    assert!(wait_exit(&mut child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
