@@ -50,10 +50,10 @@ pub async fn middleware(
             .observe(elapsed.as_secs_f64());
     }
     let elapsed_us = elapsed.as_micros() as u64;
-    // Successes are logged at debug: an info line per issued token costs a
-    // noticeable share of throughput. Refusals and failures at info.
+    // The token endpoint writes its own line (tessera::token); other
+    // successes at debug, refusals and failures at info.
     span.in_scope(|| {
-        if status < 400 {
+        if status < 400 || endpoint == "token" {
             tracing::debug!(status, elapsed_us, "request done");
         } else {
             tracing::info!(status, elapsed_us, "request done");

@@ -4,7 +4,7 @@
 //! one keyed hash (or one assertion signature check and one replay-cache
 //! insert), one signature, answer. No database read.
 
-use super::client_auth::{authenticate, log_refusal, read_request};
+use super::client_auth::{authenticate, read_request};
 use super::error::ApiError;
 use super::tenant_snapshot;
 use crate::cache::{CachedClient, TenantSnapshot};
@@ -36,15 +36,19 @@ pub async fn token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let started = std::time::Instant::now();
     let snap = tenant_snapshot(&state, &path).await?;
     let (form, authorization, conn) = read_request(&req, payload, &state, &snap).await?;
     let authorization = authorization.as_deref();
-    let method = credential_label(authorization, &form, !conn.client_chain.is_empty());
+    let presented = credential_label(authorization, &form, !conn.client_chain.is_empty());
 
+    let mut method = presented;
     let result = match check_grant(&form) {
         Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {
             Ok((client_id, client, challenge)) => {
-                issue(&snap, &form, &client_id, client, challenge, &conn).map_err(|e| (e, Some(client_id)))
+                method = client.metadata.token_endpoint_auth_method.as_str();
+                issue(&snap, &form, &client_id, client, challenge, &conn).map_err(|e| (e, Some(client_id.clone())))
+                    .map(|res| (res, client_id))
             }
             Err(refusal) => Err(refusal),
         },
@@ -57,9 +61,38 @@ pub async fn token(
     state
         .metrics
         .token_requests
-        .with_label_values(&[&snap.id, method, outcome])
+        .with_label_values(&[&snap.id, presented, outcome])
         .inc();
-    result.map_err(|(e, client)| log_refusal(&snap.id, e, client.as_ref(), "token request refused"))
+    // One line per token request (docs/operations.md, "Logs"): never a
+    // credential, only who asked, how, and what happened.
+    let latency_us = started.elapsed().as_micros() as u64;
+    match result {
+        Ok((res, client_id)) => {
+            tracing::info!(
+                target: "tessera::token",
+                tenant = %snap.id,
+                client_id = client_id.as_str(),
+                method,
+                outcome,
+                latency_us,
+                "token request"
+            );
+            Ok(res)
+        }
+        Err((e, client)) => {
+            tracing::info!(
+                target: "tessera::token",
+                tenant = %snap.id,
+                client_id = client.as_ref().map(ClientId::as_str).unwrap_or("-"),
+                method,
+                outcome,
+                reason = %e.description,
+                latency_us,
+                "token request"
+            );
+            Err(e.into())
+        }
+    }
 }
 
 /// The kind of credential a request carries, for metrics (bounded values).
@@ -165,7 +198,6 @@ fn issue(
         tracing::error!(tenant = %snap.id, error = %e, "signing failed");
         OAuthError::server_error()
     })?;
-    tracing::debug!(tenant = %snap.id, client_id = %client_id, "token issued");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

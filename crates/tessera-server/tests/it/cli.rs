@@ -542,6 +542,28 @@ async fn sigterm_lets_in_flight_requests_finish() {
             .any(|l| l["message"].as_str().unwrap_or("").contains("SIGTERM")),
         "{text}"
     );
+    // One line per token request, with the documented fields.
+    let token_lines: Vec<&Value> = lines.iter().filter(|l| l["message"] == "token request").collect();
+    assert_eq!(token_lines.len(), 1, "{text}");
+    let t = token_lines[0];
+    assert_eq!(
+        (
+            t["target"].as_str(),
+            t["tenant"].as_str(),
+            t["client_id"].as_str(),
+            t["method"].as_str(),
+            t["outcome"].as_str()
+        ),
+        (
+            Some("tessera::token"),
+            Some("acme"),
+            Some("c1"),
+            Some("client_secret_basic"),
+            Some("issued")
+        ),
+        "{t}"
+    );
+    assert!(t["latency_us"].is_u64() && t["span"]["request_id"].is_string(), "{t}");
     assert!(!text.contains(&secret), "client secret logged");
     let token_start = answer.find("\"access_token\":\"").unwrap() + 16;
     assert!(
