@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage the CA certificates a tenant trusts for tls_client_auth.
     #[command(subcommand)]
     TrustAnchor(TrustAnchorCommand),
+    /// Print the admin API's OpenAPI 3.1 document (also served at
+    /// /admin/v1/openapi.json).
+    Openapi,
     /// Manage the people who sign in to the admin UI (/admin/).
     #[command(subcommand)]
     AdminUser(AdminUserCommand),
@@ -492,7 +495,11 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
         }
         Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
         Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),
-        Command::Serve { .. } | Command::DevCerts { .. } | Command::Config(_) | Command::Assertion(_) => {
+        Command::Serve { .. }
+        | Command::DevCerts { .. }
+        | Command::Config(_)
+        | Command::Assertion(_)
+        | Command::Openapi => {
             return Err(CliError::Usage("not an admin command".into()));
         }
     }

@@ -24,6 +24,10 @@ fn run(cli: Cli) -> Result<(), String> {
         println!("{}", tessera_server::cli::sign_assertion(args)?);
         return Ok(());
     }
+    if let Command::Openapi = &cli.command {
+        println!("{}", tessera_server::http::admin::openapi::document());
+        return Ok(());
+    }
     if let Command::Config(tessera_server::cli::ConfigCommand::Reference) = &cli.command {
         print!("{}", tessera_server::config::reference::markdown());
         return Ok(());

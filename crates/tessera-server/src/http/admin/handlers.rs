@@ -96,6 +96,15 @@ fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
+#[utoipa::path(post, path = "/tenants", tag = "tenants", request_body = super::openapi::TenantCreate, responses(
+        (status = 201, description = "Created", body = super::openapi::Tenant),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+        (status = 409, description = "The tenant exists", body = super::openapi::Error),
+    ))]
 pub async fn create_tenant(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Reply {
     let p = authenticate(&req, &state).await?;
     if !p.is_super() {
@@ -107,6 +116,14 @@ pub async fn create_tenant(req: HttpRequest, payload: web::Payload, state: web::
     Ok(created(format!("/admin/v1/tenants/{id}"), view))
 }
 
+#[utoipa::path(get, path = "/tenants", tag = "tenants", responses(
+        (status = 200, description = "Every tenant the caller may see", body = super::openapi::TenantList),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     let p = authenticate(&req, &state).await?;
     let only = p.only_tenant().map(str::to_owned);
@@ -115,12 +132,28 @@ pub async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> Reply
     Ok(ok(json!({ "tenants": list })))
 }
 
+#[utoipa::path(get, path = "/tenants/{t}", tag = "tenants", params(("t" = String, Path, description = "Tenant id")), responses(
+        (status = 200, description = "The tenant and its settings", body = super::openapi::Tenant),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn get_tenant(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let t2 = t.clone();
     Ok(ok(read(&req, &state, &t, move |s| s.get_tenant(&t2)).await?))
 }
 
+#[utoipa::path(patch, path = "/tenants/{t}", tag = "tenants", params(("t" = String, Path, description = "Tenant id")), request_body = super::openapi::TenantPatch, responses(
+        (status = 200, description = "Updated", body = super::openapi::Tenant),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn patch_tenant(
     req: HttpRequest,
     path: TenantPath,
@@ -137,6 +170,14 @@ pub async fn patch_tenant(
     .await?))
 }
 
+#[utoipa::path(delete, path = "/tenants/{t}", tag = "tenants", params(("t" = String, Path, description = "Tenant id")), responses(
+        (status = 204, description = "Deleted with its clients, keys and anchors"),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn delete_tenant(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
@@ -148,6 +189,15 @@ pub async fn delete_tenant(req: HttpRequest, path: TenantPath, state: web::Data<
     Ok(no_content())
 }
 
+#[utoipa::path(post, path = "/tenants/{t}/clients", tag = "clients", params(("t" = String, Path, description = "Tenant id")), request_body = super::openapi::ClientMetadata, responses(
+        (status = 201, description = "Registered; a generated secret is in this answer only", body = super::openapi::Client),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+        (status = 409, description = "The client id exists", body = super::openapi::Error),
+    ))]
 pub async fn create_client(
     req: HttpRequest,
     path: TenantPath,
@@ -163,6 +213,14 @@ pub async fn create_client(
     Ok(created(format!("/admin/v1/tenants/{t}/clients/{id}"), made.to_json()))
 }
 
+#[utoipa::path(get, path = "/tenants/{t}/clients", tag = "clients", params(("t" = String, Path, description = "Tenant id")), responses(
+        (status = 200, description = "The tenant's clients", body = super::openapi::ClientList),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn list_clients(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let t2 = t.clone();
@@ -170,12 +228,28 @@ pub async fn list_clients(req: HttpRequest, path: TenantPath, state: web::Data<A
     Ok(ok(json!({ "clients": list })))
 }
 
+#[utoipa::path(get, path = "/tenants/{t}/clients/{c}", tag = "clients", params(("t" = String, Path, description = "Tenant id"), ("c" = String, Path, description = "Client id")), responses(
+        (status = 200, description = "The client", body = super::openapi::Client),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn get_client(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Reply {
     let (t, c) = path.into_inner();
     let t2 = t.clone();
     Ok(ok(read(&req, &state, &t, move |s| s.get_client(&t2, &c)).await?))
 }
 
+#[utoipa::path(put, path = "/tenants/{t}/clients/{c}", tag = "clients", params(("t" = String, Path, description = "Tenant id"), ("c" = String, Path, description = "Client id")), request_body = super::openapi::ClientMetadata, responses(
+        (status = 200, description = "Replaced (absent fields take their defaults)", body = super::openapi::Client),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn replace_client(
     req: HttpRequest,
     path: ClientPath,
@@ -185,6 +259,14 @@ pub async fn replace_client(
     update_client(req, path, payload, state, false).await
 }
 
+#[utoipa::path(patch, path = "/tenants/{t}/clients/{c}", tag = "clients", params(("t" = String, Path, description = "Tenant id"), ("c" = String, Path, description = "Client id")), request_body = super::openapi::ClientMetadata, responses(
+        (status = 200, description = "Updated (null resets a field)", body = super::openapi::Client),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn patch_client(
     req: HttpRequest,
     path: ClientPath,
@@ -216,6 +298,14 @@ async fn update_client(
     Ok(ok(updated.to_json()))
 }
 
+#[utoipa::path(delete, path = "/tenants/{t}/clients/{c}", tag = "clients", params(("t" = String, Path, description = "Tenant id"), ("c" = String, Path, description = "Client id")), responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn delete_client(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Reply {
     let (t, c) = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
@@ -244,6 +334,14 @@ fn rotate_options(body: &Value) -> Result<RotateSecret, ApiError> {
     Ok(opts)
 }
 
+#[utoipa::path(post, path = "/tenants/{t}/clients/{c}/secret", tag = "clients", params(("t" = String, Path, description = "Tenant id"), ("c" = String, Path, description = "Client id")), request_body(content = super::openapi::RotateSecret, description = "Optional"), responses(
+        (status = 200, description = "The new secret, in this answer only", body = super::openapi::Client),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn rotate_secret(
     req: HttpRequest,
     path: ClientPath,
@@ -258,6 +356,14 @@ pub async fn rotate_secret(
     Ok(ok(rotated.to_json()))
 }
 
+#[utoipa::path(get, path = "/tenants/{t}/keys", tag = "keys", params(("t" = String, Path, description = "Tenant id")), responses(
+        (status = 200, description = "Signing keys, public parts only", body = super::openapi::KeyList),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn list_keys(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let t2 = t.clone();
@@ -265,6 +371,14 @@ pub async fn list_keys(req: HttpRequest, path: TenantPath, state: web::Data<AppS
     Ok(ok(json!({ "keys": keys })))
 }
 
+#[utoipa::path(post, path = "/tenants/{t}/keys/rotate", tag = "keys", params(("t" = String, Path, description = "Tenant id")), responses(
+        (status = 200, description = "Rotated: next became active", body = super::openapi::KeyList),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn rotate_keys(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
@@ -273,6 +387,18 @@ pub async fn rotate_keys(req: HttpRequest, path: TenantPath, state: web::Data<Ap
     Ok(ok(json!({ "keys": keys })))
 }
 
+#[utoipa::path(get, path = "/tenants/{t}/audit", tag = "audit", params(("t" = String, Path, description = "Tenant id"),
+        ("actor" = Option<String>, Query, description = "Exact actor, e.g. user:alice"),
+        ("action" = Option<String>, Query, description = "Exact action, e.g. client.create"),
+        ("target" = Option<String>, Query, description = "Exact target, e.g. a client id"),
+    ), responses(
+        (status = 200, description = "Newest first, at most 200", body = super::openapi::AuditList),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 /// `GET .../audit?actor=&action=&target=`: each filter given must match exactly.
 pub async fn list_audit(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
@@ -282,6 +408,14 @@ pub async fn list_audit(req: HttpRequest, path: TenantPath, state: web::Data<App
     Ok(ok(json!({ "entries": entries })))
 }
 
+#[utoipa::path(get, path = "/tenants/{t}/trust-anchors", tag = "trust-anchors", params(("t" = String, Path, description = "Tenant id")), responses(
+        (status = 200, description = "CA certificates for tls_client_auth", body = super::openapi::TrustAnchorList),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn list_trust_anchors(req: HttpRequest, path: TenantPath, state: web::Data<AppState>) -> Reply {
     let t = path.into_inner();
     let t2 = t.clone();
@@ -289,6 +423,14 @@ pub async fn list_trust_anchors(req: HttpRequest, path: TenantPath, state: web::
     Ok(ok(json!({ "trust_anchors": anchors })))
 }
 
+#[utoipa::path(post, path = "/tenants/{t}/trust-anchors", tag = "trust-anchors", params(("t" = String, Path, description = "Tenant id")), request_body = super::openapi::TrustAnchorCreate, responses(
+        (status = 201, description = "Added", body = super::openapi::TrustAnchor),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn add_trust_anchor(
     req: HttpRequest,
     path: TenantPath,
@@ -304,6 +446,14 @@ pub async fn add_trust_anchor(
     Ok(created(format!("/admin/v1/tenants/{t}/trust-anchors/{id}"), anchor))
 }
 
+#[utoipa::path(delete, path = "/tenants/{t}/trust-anchors/{id}", tag = "trust-anchors", params(("t" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Trust anchor id")), responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn delete_trust_anchor(req: HttpRequest, path: ClientPath, state: web::Data<AppState>) -> Reply {
     let (t, id) = path.into_inner();
     let p = caller_for(&req, &state, &t).await?;
@@ -312,6 +462,14 @@ pub async fn delete_trust_anchor(req: HttpRequest, path: ClientPath, state: web:
     Ok(no_content())
 }
 
+#[utoipa::path(patch, path = "/tenants/{t}/trust-anchors/{id}", tag = "trust-anchors", params(("t" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Trust anchor id")), request_body = super::openapi::TrustAnchorCrl, responses(
+        (status = 200, description = "CRL replaced or removed", body = super::openapi::TrustAnchor),
+        (status = 400, description = "Invalid input (the description names the field)", body = super::openapi::Error),
+        (status = 401, description = "No valid admin credential", body = super::openapi::Error),
+        (status = 403, description = "A credential without the needed admin scope", body = super::openapi::Error),
+        (status = 404, description = "No such tenant (or not the caller's), client or anchor", body = super::openapi::Error),
+        (status = 413, description = "Body larger than 1 MiB", body = super::openapi::Error),
+    ))]
 pub async fn set_trust_anchor_crl(
     req: HttpRequest,
     path: ClientPath,

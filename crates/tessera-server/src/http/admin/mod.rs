@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod handlers;
+pub mod openapi;
 
 pub(crate) use handlers::audit_filter;
 
@@ -9,7 +10,8 @@ use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use handlers::*;
-    cfg.route("/tenants", web::post().to(create_tenant))
+    cfg.route("/openapi.json", web::get().to(openapi_json))
+        .route("/tenants", web::post().to(create_tenant))
         .route("/tenants", web::get().to(list_tenants))
         .route("/tenants/{t}", web::get().to(get_tenant))
         .route("/tenants/{t}", web::patch().to(patch_tenant))
@@ -28,4 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tenants/{t}/trust-anchors", web::post().to(add_trust_anchor))
         .route("/tenants/{t}/trust-anchors/{id}", web::delete().to(delete_trust_anchor))
         .route("/tenants/{t}/trust-anchors/{id}", web::patch().to(set_trust_anchor_crl));
+}
+
+/// The OpenAPI document: public (it describes the API, it grants nothing).
+async fn openapi_json() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi::document())
 }
