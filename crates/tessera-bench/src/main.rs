@@ -8,13 +8,15 @@
 //!   transport failure; `--json` prints one object per pass.
 //! - `seed`: creates N tenants × M clients in a Tessera database through the
 //!   server's service layer.
-//! - `keygen`, `upstream`, `tls-cost`, `report`: the helpers `scripts/bench.sh`
-//!   needs (client keys and JWK Sets, a trivial upstream for the gateway, the
-//!   server-side cost of a rustls handshake, the table and the chart).
+//! - `keygen`, `upstream`, `crypto-cost`, `report`: the helpers
+//!   `scripts/bench.sh` needs (client keys and JWK Sets, a trivial upstream for
+//!   the gateway, ring's costs and the server side of a rustls handshake, the
+//!   table and the chart).
 #![forbid(unsafe_code)]
 
 mod assertions;
 mod conn;
+mod cost;
 mod keys;
 mod load;
 mod report;
@@ -47,9 +49,10 @@ enum Command {
     /// A minimal plain-HTTP/1.1 upstream that answers 200 "ok" to everything
     /// (the gateway scenario's upstream).
     Upstream(upstream::UpstreamArgs),
-    /// Measure the server-side CPU cost of a rustls TLS 1.3 handshake with a
-    /// client certificate (full and resumed), in process, without sockets.
-    TlsCost(tls::TlsCostArgs),
+    /// Measure, on the calling CPU, ring's signature costs and the server-side
+    /// cost of a rustls TLS 1.3 handshake with a client certificate (full and
+    /// resumed, in process, without sockets): one JSON line.
+    CryptoCost(tls::CryptoCostArgs),
     /// Turn the results of scripts/bench.sh into one table, a JSON summary and
     /// an SVG chart.
     Report(report::ReportArgs),
@@ -62,7 +65,7 @@ fn main() -> ExitCode {
         Command::Seed(args) => seed::main(&args),
         Command::Keygen(args) => keys::main(&args),
         Command::Upstream(args) => upstream::main(&args),
-        Command::TlsCost(args) => tls::cost_main(&args),
+        Command::CryptoCost(args) => tls::cost_main(&args),
         Command::Report(args) => report::main(&args),
     };
     match result {

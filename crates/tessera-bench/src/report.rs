@@ -1,5 +1,5 @@
 //! `tessera-bench report`: the results of one `scripts/bench.sh` run (JSON
-//! lines from `run`, `tls-cost`, `seed` and the script's own facts, plus the
+//! lines from `run`, `crypto-cost`, `seed` and the script's own facts, plus the
 //! text output of `openssl speed` and `openssl s_time`) as one table, a JSON
 //! summary and an SVG chart.
 //!
@@ -43,7 +43,7 @@ pub const SCENARIOS: [(&str, &str); 9] = [
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// JSON lines: `run` passes, `tls-cost`, `seed`, and {"kind":"facts",...}.
+    /// JSON lines: `run` passes, `crypto-cost`, `seed`, and {"kind":"facts",...}.
     #[arg(long, value_name = "FILE")]
     pub results: PathBuf,
     /// Output of `openssl speed ecdsap256 rsa2048 ed25519`.
@@ -75,6 +75,26 @@ pub struct Costs {
     pub ed25519_verify: Option<f64>,
     pub tls_full: Option<f64>,
     pub tls_resumed: Option<f64>,
+}
+
+impl Costs {
+    /// Each operation at the cheaper of `self` and `other`.
+    pub fn cheapest(&self, other: &Costs) -> Costs {
+        let min = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Costs {
+            p256_sign: min(self.p256_sign, other.p256_sign),
+            p256_verify: min(self.p256_verify, other.p256_verify),
+            rsa2048_sign: min(self.rsa2048_sign, other.rsa2048_sign),
+            rsa2048_verify: min(self.rsa2048_verify, other.rsa2048_verify),
+            ed25519_sign: min(self.ed25519_sign, other.ed25519_sign),
+            ed25519_verify: min(self.ed25519_verify, other.ed25519_verify),
+            tls_full: min(self.tls_full, other.tls_full),
+            tls_resumed: min(self.tls_resumed, other.tls_resumed),
+        }
+    }
 }
 
 fn numbers(line: &str) -> Vec<f64> {
@@ -245,6 +265,14 @@ fn fmt_cell(c: Option<&Cell>) -> String {
     }
 }
 
+fn costs_json(c: &Costs) -> Value {
+    json!({
+        "p256_sign": c.p256_sign, "p256_verify": c.p256_verify,
+        "rsa2048_sign": c.rsa2048_sign, "rsa2048_verify": c.rsa2048_verify,
+        "ed25519_sign": c.ed25519_sign, "ed25519_verify": c.ed25519_verify,
+    })
+}
+
 fn read(path: &Option<PathBuf>) -> Result<Option<String>, String> {
     match path {
         Some(p) => std::fs::read_to_string(p)
@@ -261,16 +289,24 @@ pub fn main(args: &ReportArgs) -> Result<(), String> {
         .filter(|l| l.trim_start().starts_with('{'))
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
+    // OpenSSL's costs (openssl speed) and ring's (crypto-cost): the
+    // ceilings take the cheaper of the two for each operation.
     let mut costs = Costs::default();
+    let mut ring = Costs::default();
     if let Some(t) = read(&args.openssl_speed)? {
         parse_openssl_speed(&t, &mut costs);
     }
+    let openssl_costs = costs.clone();
     let mut facts = Map::new();
     for l in &lines {
         match l["kind"].as_str() {
-            Some("tls_cost") => {
+            Some("crypto_cost") | Some("tls_cost") => {
                 costs.tls_full = l["full_us"].as_f64();
                 costs.tls_resumed = l["resumed_us"].as_f64();
+                ring.p256_sign = l["ring_p256_sign_us"].as_f64();
+                ring.p256_verify = l["ring_p256_verify_us"].as_f64();
+                ring.ed25519_verify = l["ring_ed25519_verify_us"].as_f64();
+                ring.rsa2048_verify = l["ring_rsa2048_verify_us"].as_f64();
             }
             Some("facts") => {
                 if let Some(o) = l.as_object() {
@@ -296,6 +332,7 @@ pub fn main(args: &ReportArgs) -> Result<(), String> {
             _ => {}
         }
     }
+    let costs = costs.cheapest(&ring);
     let s_new = read(&args.s_time_new)?.map(|t| parse_s_time(&t));
     let s_reuse = read(&args.s_time_reuse)?.map(|t| parse_s_time(&t));
     let cells = cells(&lines);
@@ -369,11 +406,14 @@ pub fn main(args: &ReportArgs) -> Result<(), String> {
         }
     }
     let c = &costs;
-    let f = |v: Option<f64>| v.map(|x| format!("{x:.1} µs")).unwrap_or_else(|| "—".into());
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "—".into());
     if c.p256_sign.is_some() || c.tls_full.is_some() {
+        let (o, r) = (&openssl_costs, &ring);
         println!(
-        "- measured costs (one core): P-256 sign {} / verify {}; RSA-2048 sign {} / verify {}; Ed25519 sign {} / verify {}; rustls mTLS handshake full {} / resumed {} (server side); HTTP {HTTP_US} µs and TCP connection {KERNEL_CONN_US} µs are allowances, not measured",
-        f(c.p256_sign), f(c.p256_verify), f(c.rsa2048_sign), f(c.rsa2048_verify), f(c.ed25519_sign), f(c.ed25519_verify), f(c.tls_full), f(c.tls_resumed)
+            "- measured costs, µs on one core (OpenSSL / ring): P-256 sign {} / {}, verify {} / {}; RSA-2048 sign {}, verify {} / {}; Ed25519 sign {}, verify {} / {}; rustls mTLS handshake, server side: full {}, resumed {}. HTTP {HTTP_US} µs and TCP connection {KERNEL_CONN_US} µs are allowances, not measured.",
+            f(o.p256_sign), f(r.p256_sign), f(o.p256_verify), f(r.p256_verify), f(o.rsa2048_sign),
+            f(o.rsa2048_verify), f(r.rsa2048_verify), f(o.ed25519_sign), f(o.ed25519_verify),
+            f(r.ed25519_verify), f(c.tls_full), f(c.tls_resumed)
         );
     }
     let mut s_time = json!({});
@@ -405,6 +445,8 @@ pub fn main(args: &ReportArgs) -> Result<(), String> {
 
     if let Some(path) = &args.json_out {
         let summary = json!({
+            "costs_us_openssl": costs_json(&openssl_costs),
+            "costs_us_ring": costs_json(&ring),
             "costs_us": {
                 "p256_sign": c.p256_sign, "p256_verify": c.p256_verify,
                 "rsa2048_sign": c.rsa2048_sign, "rsa2048_verify": c.rsa2048_verify,
@@ -422,7 +464,7 @@ pub fn main(args: &ReportArgs) -> Result<(), String> {
     }
     if let Some(path) = &args.svg_out {
         let names: Vec<&str> = TARGETS.iter().map(|(_, n)| *n).collect();
-        let caption = ["method", "machine", "versions"]
+        let caption = ["note", "method", "machine", "versions"]
             .iter()
             .filter_map(|k| facts.get(*k).and_then(Value::as_str))
             .collect::<Vec<_>>();
@@ -487,6 +529,22 @@ rsa  2048 bits 0.000500s 0.000020s 0.000021s 0.000490s   2000.0  50000.0  48000.
         parse_openssl_speed(SPEED_32, &mut c32);
         assert_eq!(c32.rsa2048_sign, Some(500.0));
         assert_eq!(c32.rsa2048_verify, Some(20.0));
+    }
+
+    #[test]
+    fn ceilings_take_the_cheaper_implementation() {
+        let mut o = Costs::default();
+        parse_openssl_speed(SPEED_30, &mut o);
+        let ring = Costs {
+            p256_sign: Some(10.0),
+            p256_verify: Some(80.0),
+            ..Costs::default()
+        };
+        let c = o.cheapest(&ring);
+        assert_eq!(
+            (c.p256_sign, c.p256_verify, c.rsa2048_verify),
+            (Some(10.0), Some(50.0), Some(20.0))
+        );
     }
 
     #[test]

@@ -90,6 +90,20 @@ pub fn chart(rows: &[ChartRow], series: &[&str], caption: &[&str]) -> String {
             thousands(v)
         );
     }
+    // Ceilings first, so that bars and their figures are drawn over them.
+    for (ri, row) in rows.iter().enumerate() {
+        let y0 = TOP + ri as f64 * (group + GROUP_GAP);
+        if let Some(c) = row.ceiling {
+            let cx = x(c);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#555" stroke-dasharray="4 3" stroke-width="2"><title>ceiling ≈ {} tokens/s</title></line>"##,
+                y0 - 2.0,
+                y0 + group + 2.0,
+                thousands(c)
+            );
+        }
+    }
     for (ri, row) in rows.iter().enumerate() {
         let y0 = TOP + ri as f64 * (group + GROUP_GAP);
         let _ = writeln!(
@@ -106,7 +120,7 @@ pub fn chart(rows: &[ChartRow], series: &[&str], caption: &[&str]) -> String {
                     let w = (x(*v) - LEFT).max(1.0);
                     let _ = writeln!(
                         s,
-                        r#"<rect x="{LEFT}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{}"><title>{}: {} tokens/s</title></rect><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+                        r##"<rect x="{LEFT}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{}"><title>{}: {} tokens/s</title></rect><text x="{:.1}" y="{:.1}" font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke">{}</text>"##,
                         COLORS[si % COLORS.len()],
                         esc(series.get(si).copied().unwrap_or("")),
                         thousands(*v),
@@ -124,16 +138,6 @@ pub fn chart(rows: &[ChartRow], series: &[&str], caption: &[&str]) -> String {
                     );
                 }
             }
-        }
-        if let Some(c) = row.ceiling {
-            let cx = x(c);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}" stroke="#555" stroke-dasharray="4 3" stroke-width="2"><title>ceiling ≈ {} tokens/s</title></line>"##,
-                y0 - 2.0,
-                y0 + group + 2.0,
-                thousands(c)
-            );
         }
     }
     for (i, line) in caption.iter().enumerate() {

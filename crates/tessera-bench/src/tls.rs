@@ -1,7 +1,8 @@
 //! rustls set-up (ring provider): the generator's client configuration, and
-//! `tls-cost`, which measures what a TLS 1.3 handshake with a client
+//! `crypto-cost`, which measures what a TLS 1.3 handshake with a client
 //! certificate costs the server's CPU, in process (no sockets, no kernel):
-//! the handshake part of the crypto ceilings.
+//! the handshake part of the crypto ceilings (ring's signature costs come
+//! from `cost.rs`).
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
@@ -121,7 +122,7 @@ impl ClientCertVerifier for AnyClientCert {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct TlsCostArgs {
+pub struct CryptoCostArgs {
     /// CA certificate (PEM) of the server certificate.
     #[arg(long)]
     pub ca: PathBuf,
@@ -138,6 +139,9 @@ pub struct TlsCostArgs {
     /// Handshakes per measurement.
     #[arg(long, default_value_t = 2000)]
     pub handshakes: u32,
+    /// Milliseconds per signature measurement.
+    #[arg(long, default_value_t = 500)]
+    pub millis: u64,
 }
 
 /// Moves TLS records between the two sides until both are done, timing
@@ -173,7 +177,7 @@ fn handshake(client: &mut ClientConnection, server: &mut ServerConnection) -> Re
     Err("handshake did not finish".into())
 }
 
-pub fn cost_main(args: &TlsCostArgs) -> Result<(), String> {
+pub fn cost_main(args: &CryptoCostArgs) -> Result<(), String> {
     let server = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?
@@ -209,7 +213,8 @@ pub fn cost_main(args: &TlsCostArgs) -> Result<(), String> {
             results.insert("resumed_handshakes".into(), serde_json::json!(resumed));
         }
     }
-    results.insert("kind".into(), serde_json::json!("tls_cost"));
+    results.extend(crate::cost::ring_costs(Duration::from_millis(args.millis))?);
+    results.insert("kind".into(), serde_json::json!("crypto_cost"));
     println!("{}", serde_json::Value::Object(results));
     Ok(())
 }

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub cache_misses: IntCounter,
     pub db_connections: IntGaugeVec,
     pub jwks_fetches: IntCounterVec,
+    pub db_checkouts: IntCounter,
+    pub db_wait_seconds: prometheus::Counter,
     pub jwks_fetch_duration: prometheus::Histogram,
 }
 
@@ -87,6 +89,16 @@ impl Default for Metrics {
             .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
         )
         .expect("metric");
+        let db_checkouts = IntCounter::new(
+            "tessera_db_pool_checkouts_total",
+            "Database connections taken from the pool",
+        )
+        .expect("metric");
+        let db_wait_seconds = prometheus::Counter::new(
+            "tessera_db_pool_wait_seconds_total",
+            "Time spent waiting for a database connection from the pool",
+        )
+        .expect("metric");
         let build_info = IntGauge::with_opts(
             Opts::new("tessera_build_info", "Build information").const_label("version", env!("CARGO_PKG_VERSION")),
         )
@@ -101,6 +113,8 @@ impl Default for Metrics {
             Box::new(cache_misses.clone()),
             Box::new(db_connections.clone()),
             Box::new(jwks_fetches.clone()),
+            Box::new(db_checkouts.clone()),
+            Box::new(db_wait_seconds.clone()),
             Box::new(jwks_fetch_duration.clone()),
             Box::new(build_info),
         ] {
@@ -117,6 +131,8 @@ impl Default for Metrics {
             db_connections,
             jwks_fetches,
             jwks_fetch_duration,
+            db_checkouts,
+            db_wait_seconds,
         }
     }
 }

@@ -7,6 +7,8 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -106,6 +108,14 @@ pub(crate) type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Store {
     pool: Pool,
     url: DbUrl,
+    /// Connection checkouts and the total time spent waiting for them.
+    waits: Arc<PoolWaits>,
+}
+
+#[derive(Debug, Default)]
+struct PoolWaits {
+    checkouts: AtomicU64,
+    wait_micros: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,7 +150,11 @@ impl Store {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        Ok(Self { pool, url })
+        Ok(Self {
+            pool,
+            url,
+            waits: Arc::default(),
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -162,7 +176,20 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConn, StoreError> {
-        Ok(self.pool.get()?)
+        let started = std::time::Instant::now();
+        let conn = self.pool.get();
+        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.waits.checkouts.fetch_add(1, Ordering::Relaxed);
+        self.waits.wait_micros.fetch_add(waited, Ordering::Relaxed);
+        Ok(conn?)
+    }
+
+    /// Connection checkouts so far, and the seconds spent waiting for them.
+    pub fn pool_waits(&self) -> (u64, f64) {
+        (
+            self.waits.checkouts.load(Ordering::Relaxed),
+            self.waits.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        )
     }
 
     /// Applies pending embedded migrations; returns how many ran.

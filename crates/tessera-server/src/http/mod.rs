@@ -93,6 +93,11 @@ async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Res
         .db_connections
         .with_label_values(&["in_use"])
         .set(i64::from(open.saturating_sub(idle)));
+    // Counters follow the store's running totals.
+    let (checkouts, waited) = state.services.store.pool_waits();
+    let m = &state.metrics;
+    m.db_checkouts.inc_by(checkouts.saturating_sub(m.db_checkouts.get()));
+    m.db_wait_seconds.inc_by((waited - m.db_wait_seconds.get()).max(0.0));
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render()))

@@ -47,7 +47,8 @@ pub async fn token(
         Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {
             Ok((client_id, client, challenge)) => {
                 method = client.metadata.token_endpoint_auth_method.as_str();
-                issue(&snap, &form, &client_id, client, challenge, &conn).map_err(|e| (e, Some(client_id.clone())))
+                issue(&snap, &form, &client_id, client, challenge, &conn)
+                    .map_err(|e| (e, Some(client_id.clone())))
                     .map(|res| (res, client_id))
             }
             Err(refusal) => Err(refusal),

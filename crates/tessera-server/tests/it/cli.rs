@@ -578,6 +578,8 @@ fn plain_http_off_loopback_is_warned_about() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
     let dir = tessera_testkit::temp_dir("plain");
     let (mut child, log) = serve_plain(&dir, &db, &format!("0.0.0.0:{}", free_port()), false);
+    // The port is bound before start-up ends: wait until it is serving.
+    wait_for_log(&log, "tessera listening", 1);
     sigterm(&child);
     wait_exit(&mut child);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -585,6 +587,7 @@ fn plain_http_off_loopback_is_warned_about() {
 
     // On loopback: no warning.
     let (mut child, log) = serve_plain(&dir, &db, &format!("127.0.0.1:{}", free_port()), false);
+    wait_for_log(&log, "tessera listening", 1);
     sigterm(&child);
     wait_exit(&mut child);
     let text = std::fs::read_to_string(&log).unwrap();

@@ -38,6 +38,8 @@ async fn metrics_count_what_happened(backend: Backend) {
     assert_eq!(sample(&after, token_count) - sample(&before, token_count), 3.0);
     assert!(after.contains("tessera_build_info{version="));
     assert!(after.contains(r#"tessera_db_connections{state="open"}"#));
+    assert!(sample(&after, "tessera_db_pool_checkouts_total") >= 1.0, "{after}");
+    assert!(after.contains("tessera_db_pool_wait_seconds_total "), "{after}");
     assert!(!after.contains(&id), "client ids are never labels");
 
     // A replayed assertion.
