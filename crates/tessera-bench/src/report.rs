@@ -320,10 +320,10 @@ pub fn main(args: &ReportArgs) -> Result<(), String> {
             Some("seed") => {
                 let text = format!(
                     "{} tenants, {} clients in {} s ({} clients/s, {} threads, {})",
-                    l["tenants"],
-                    l["clients"],
+                    thousands(l["tenants"].as_f64().unwrap_or(0.0)),
+                    thousands(l["clients"].as_f64().unwrap_or(0.0)),
                     l["seconds"],
-                    l["clients_per_s"],
+                    thousands(l["clients_per_s"].as_f64().unwrap_or(0.0)),
                     l["threads"],
                     l["backend"].as_str().unwrap_or_default()
                 );

@@ -39,8 +39,24 @@ fn nice_max(max: f64) -> f64 {
     10.0 * p
 }
 
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(last) if last.chars().count() + 1 + word.chars().count() <= width => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
+}
+
 /// The chart; `caption` lines go under it (method, machine).
 pub fn chart(rows: &[ChartRow], series: &[&str], caption: &[&str]) -> String {
+    let caption: Vec<String> = caption.iter().flat_map(|c| wrap(c, 150)).collect();
     let n = series.len().max(1) as f64;
     let group = n * (BAR + GAP) - GAP;
     let plot_bottom = TOP + rows.len() as f64 * (group + GROUP_GAP) + 6.0;
@@ -178,6 +194,7 @@ mod tests {
         assert!(svg.contains("64 connections"));
         assert_eq!(svg.matches("<rect x=\"330\"").count(), 5);
         assert!(!svg.contains("http://") || svg.matches("http://").count() == 1);
+        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
         assert_eq!(nice_max(23_000.0), 25_000.0);
         assert_eq!(nice_max(9_000.0), 10_000.0);
     }
