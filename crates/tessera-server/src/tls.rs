@@ -74,17 +74,29 @@ pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError
         .with_no_client_auth()
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    enable_resumption(&mut config)?;
     Ok(config)
+}
+
+/// TLS 1.3 resumption with stateless tickets (sealed under a per-process
+/// key that rotates; a client resuming at another instance simply makes a
+/// full handshake), and a larger session cache for TLS 1.2. A resumed
+/// session reports the client chain of its original handshake.
+fn enable_resumption(config: &mut ServerConfig) -> Result<(), TlsError> {
+    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(16 * 1024);
+    Ok(())
 }
 
 /// The mTLS listener: asks for (does not require) a client certificate.
 pub fn mtls_server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError> {
-    tessera_clientauth::mtls::accept_any_client_cert_config_with(cert, &[b"h2", b"http/1.1"]).map_err(|message| {
-        TlsError::File {
+    let mut config = tessera_clientauth::mtls::accept_any_client_cert_config_with(cert, &[b"h2", b"http/1.1"])
+        .map_err(|message| TlsError::File {
             path: "http.tls_cert / http.tls_key".into(),
             message,
-        }
-    })
+        })?;
+    enable_resumption(&mut config)?;
+    Ok(config)
 }
 
 /// What the handlers learn about the connection a request came on.
@@ -103,10 +115,18 @@ pub fn capture_connection(
 ) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + Clone + 'static {
     move |conn, ext| {
         use actix_tls::accept::rustls_0_23::TlsStream;
+        // Small answers go out at once: without TCP_NODELAY, Nagle's
+        // algorithm holds a response's last segment until the client's
+        // delayed ACK (tens of milliseconds).
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+            return;
+        }
         let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() else {
             return;
         };
         let (tcp, session) = tls.get_ref();
+        let _ = tcp.set_nodelay(true);
         let mtls = mtls_addr.is_some() && tcp.local_addr().ok() == mtls_addr;
         let client_chain = session
             .peer_certificates()
