@@ -192,6 +192,16 @@ impl Store {
         )
     }
 
+    /// Whether every embedded migration has been applied to the database.
+    pub fn migrations_applied(&self, timeout: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.pool.get_timeout(timeout)?;
+        let pending = match &mut *conn {
+            DbConnection::Postgres(c) => c.has_pending_migration(PG_MIGRATIONS),
+            DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        };
+        pending.map(|p| !p).map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
     /// Applies pending embedded migrations; returns how many ran.
     pub fn migrate(&self) -> Result<usize, StoreError> {
         let mut conn = self.conn()?;

@@ -80,6 +80,20 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs SQL on this database directly (to set up states the API cannot
+    /// reach, e.g. a migration not yet applied).
+    pub fn execute(&self, sql: &str) {
+        match self.url.strip_prefix("sqlite://") {
+            Some(path) => diesel::SqliteConnection::establish(path)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
+            None => PgConnection::establish(&self.url).unwrap().batch_execute(sql).unwrap(),
+        }
+    }
+}
+
 fn tessera_token_master_key() -> String {
     use base64::Engine;
     let mut b = [0u8; 32];

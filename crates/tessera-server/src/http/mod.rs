@@ -51,19 +51,35 @@ async fn healthz() -> HttpResponse {
 /// How long readiness waits for a database connection before saying no.
 const READINESS_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Ready to serve: the database answers and the `system` tenant's keys load.
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+/// Ready to serve: the database answers, every migration is applied, the
+/// `system` tenant's signing keys load, and (when configured) the TLS
+/// certificate is loaded. Each part is named in the answer; nothing secret.
+async fn readyz(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let store = state.services.store.clone();
-    let db = crate::cache::blocking(move || Ok(store.ping(READINESS_DB_TIMEOUT)?)).await;
+    let db = crate::cache::blocking(move || Ok(store.migrations_applied(READINESS_DB_TIMEOUT)?)).await;
+    let (database, migrations) = match db {
+        Ok(true) => ("ok", "ok"),
+        Ok(false) => ("ok", "pending"),
+        Err(_) => ("unreachable", "unknown"),
+    };
     let keys = match state.cache.get(&state.services, tessera_core::ids::SYSTEM_TENANT).await {
         Ok(Some(snap)) => snap.keys.active_kid().is_some(),
         _ => false,
     };
-    let ready = db.is_ok() && keys;
+    // Requests only arrive over TLS when the certificate is loaded: a TLS
+    // request proves it; plain HTTP has none to load.
+    let tls = if req.connection_info().scheme() == "https" {
+        "ok"
+    } else {
+        "not_configured"
+    };
+    let ready = database == "ok" && migrations == "ok" && keys;
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "database": if db.is_ok() { "ok" } else { "unreachable" },
+        "database": database,
+        "migrations": migrations,
         "signing_keys": if keys { "ok" } else { "unavailable" },
+        "tls": tls,
     });
     if ready {
         HttpResponse::Ok().json(body)

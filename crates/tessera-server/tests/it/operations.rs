@@ -91,8 +91,20 @@ async fn health_and_readiness(backend: Backend) {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
         r.body,
-        json!({"status": "ready", "database": "ok", "signing_keys": "ok"})
+        json!({"status": "ready", "database": "ok", "migrations": "ok", "signing_keys": "ok", "tls": "ok"})
     );
+    // A database behind the binary (its latest migration missing): not ready.
+    app.db.execute(
+        "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+    );
+    let r = app.get_json("/readyz").await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["migrations"]),
+        (503, &json!("pending")),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(app.get_json("/healthz").await.status, 200);
 }
 
 /// PostgreSQL behind a forwarder: cut it, and readiness says so within
