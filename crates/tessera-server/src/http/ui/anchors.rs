@@ -1,9 +1,9 @@
 //! Trust anchors (upload, list with expiry warnings, delete) and signing
 //! keys (list, rotate).
 
-use super::form::{FieldErrors, FormData};
+use super::form::FieldErrors;
 use super::page::{format_time, redirect, render, Layout, UiError};
-use super::session::{audit, check_csrf, require_tenant};
+use super::session::{change, require_tenant, tenant_form};
 use super::tenants::EXPIRY_WARNING_SECS;
 use crate::cache::blocking;
 use crate::state::AppState;
@@ -85,15 +85,11 @@ pub async fn add_anchor(
     state: web::Data<AppState>,
 ) -> Page {
     let t = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let form = FormData::read(&req, payload).await?;
-    check_csrf(&user, &form)?;
+    let (user, form) = tenant_form(&req, payload, &state, &t).await?;
     let pem = form.get("pem").trim().to_owned();
     let body = json!({ "pem": pem });
-    let (services, entry, t2) = (state.services.clone(), audit(&user, &req), t.clone());
-    let result = blocking(move || services.add_trust_anchor(&t2, &body, &entry)).await;
-    state.cache.evict(&t);
-    match result {
+    let t2 = t.clone();
+    match change(&req, &state, &user, &t, move |s, a| s.add_trust_anchor(&t2, &body, a)).await {
         Ok(_) => Ok(redirect(&format!(
             "/admin/tenants/{t}/trust-anchors?notice=anchor-added"
         ))),
@@ -111,13 +107,9 @@ pub async fn delete_anchor(
     state: web::Data<AppState>,
 ) -> Page {
     let (t, id) = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let form = FormData::read(&req, payload).await?;
-    check_csrf(&user, &form)?;
-    let (services, entry, t2) = (state.services.clone(), audit(&user, &req), t.clone());
-    let result = blocking(move || services.delete_trust_anchor(&t2, &id, &entry)).await;
-    state.cache.evict(&t);
-    result?;
+    let (user, _) = tenant_form(&req, payload, &state, &t).await?;
+    let t2 = t.clone();
+    change(&req, &state, &user, &t, move |s, a| s.delete_trust_anchor(&t2, &id, a)).await?;
     Ok(redirect(&format!(
         "/admin/tenants/{t}/trust-anchors?notice=anchor-deleted"
     )))
@@ -179,12 +171,8 @@ pub async fn rotate_keys(
     state: web::Data<AppState>,
 ) -> Page {
     let t = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let form = FormData::read(&req, payload).await?;
-    check_csrf(&user, &form)?;
-    let (services, entry, t2) = (state.services.clone(), audit(&user, &req), t.clone());
-    let result = blocking(move || services.rotate_keys(&t2, &entry)).await;
-    state.cache.evict(&t);
-    result?;
+    let (user, _) = tenant_form(&req, payload, &state, &t).await?;
+    let t2 = t.clone();
+    change(&req, &state, &user, &t, move |s, a| s.rotate_keys(&t2, a)).await?;
     Ok(redirect(&format!("/admin/tenants/{t}/keys?notice=rotated")))
 }

@@ -5,7 +5,7 @@
 use super::credentials::{describe_certificates, describe_dn, describe_jwks, describe_keys, self_signed_jwks, Parsed};
 use super::form::{FieldErrors, FormData};
 use super::page::{redirect, render, Layout, UiError};
-use super::session::{audit, check_csrf, require_tenant};
+use super::session::{change, require_tenant, tenant_form};
 use crate::cache::blocking;
 use crate::service::SignedIn;
 use crate::state::AppState;
@@ -364,9 +364,7 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Page {
     let t = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let f = FormData::read(&req, payload).await?;
-    check_csrf(&user, &f)?;
+    let (user, f) = tenant_form(&req, payload, &state, &t).await?;
     let method = f.text("token_endpoint_auth_method");
     if method_of(&method).is_none() {
         return Err(UiError::BadRequest(
@@ -383,10 +381,8 @@ pub async fn create(
     if !errors.is_empty() {
         return new_page_for(&user, t, form, errors, Parsed::default(), false);
     }
-    let (services, entry, t2) = (state.services.clone(), audit(&user, &req), t.clone());
-    let result = blocking(move || services.create_client(&t2, &body, &entry)).await;
-    state.cache.evict(&t);
-    match result {
+    let t2 = t.clone();
+    match change(&req, &state, &user, &t, move |s, a| s.create_client(&t2, &body, a)).await {
         Err(e) => new_page_for(&user, t, form, FieldErrors::from_service(e)?, Parsed::default(), false),
         Ok(made) => {
             let client_id = str_of(&made.client, "client_id");
@@ -408,9 +404,7 @@ pub async fn edit(
     state: web::Data<AppState>,
 ) -> Page {
     let (t, c) = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let f = FormData::read(&req, payload).await?;
-    check_csrf(&user, &f)?;
+    let (user, f) = tenant_form(&req, payload, &state, &t).await?;
     let (services, t2, c2) = (state.services.clone(), t.clone(), c.clone());
     let stored = blocking(move || services.get_client(&t2, &c2)).await?;
     let mut form = ClientForm::from_form(&f, &str_of(&stored, "token_endpoint_auth_method"));
@@ -418,10 +412,8 @@ pub async fn edit(
     let mut errors = FieldErrors::default();
     let body = form.to_body(false, &mut errors);
     if errors.is_empty() {
-        let (services, entry, t2, c2) = (state.services.clone(), audit(&user, &req), t.clone(), c.clone());
-        let result = blocking(move || services.patch_client(&t2, &c2, &body, &entry)).await;
-        state.cache.evict(&t);
-        match result {
+        let (t2, c2) = (t.clone(), c.clone());
+        match change(&req, &state, &user, &t, move |s, a| s.patch_client(&t2, &c2, &body, a)).await {
             Ok(_) => return Ok(redirect(&format!("/admin/tenants/{t}/clients/{c}?notice=saved"))),
             Err(e) => errors = map_tls_errors(FieldErrors::from_service(e)?),
         }

@@ -3,9 +3,9 @@
 
 use super::client_form::{ClientForm, TLS_NAME_FIELDS};
 use super::credentials::Parsed;
-use super::form::{FieldErrors, FormData};
+use super::form::FieldErrors;
 use super::page::{format_time, redirect, render, Layout, UiError};
-use super::session::{audit, check_csrf, require_tenant};
+use super::session::{change, require_tenant, tenant_form};
 use crate::cache::blocking;
 use crate::service::{OneTimeSecret, RotateSecret, SignedIn};
 use crate::state::AppState;
@@ -162,13 +162,12 @@ async fn set_disabled(
     disabled: bool,
 ) -> Page {
     let (t, c) = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let form = FormData::read(&req, payload).await?;
-    check_csrf(&user, &form)?;
-    let (services, entry, t2, c2) = (state.services.clone(), audit(&user, &req), t.clone(), c.clone());
-    let result = blocking(move || services.patch_client(&t2, &c2, &json!({ "disabled": disabled }), &entry)).await;
-    state.cache.evict(&t);
-    result?;
+    let (user, _) = tenant_form(&req, payload, &state, &t).await?;
+    let (t2, c2) = (t.clone(), c.clone());
+    change(&req, &state, &user, &t, move |s, a| {
+        s.patch_client(&t2, &c2, &json!({ "disabled": disabled }), a)
+    })
+    .await?;
     let notice = if disabled { "disabled" } else { "enabled" };
     Ok(redirect(&format!("/admin/tenants/{t}/clients/{c}?notice={notice}")))
 }
@@ -188,9 +187,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Page {
     let (t, c) = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let form = FormData::read(&req, payload).await?;
-    check_csrf(&user, &form)?;
+    let (user, form) = tenant_form(&req, payload, &state, &t).await?;
     let grace = form.text("grace_period_secs");
     let grace_period_secs = if grace.is_empty() {
         0
@@ -199,10 +196,11 @@ pub async fn rotate_secret(
             .parse::<u32>()
             .map_err(|_| UiError::BadRequest("grace_period_secs: must be a whole number of seconds".into()))?
     };
-    let (services, entry, t2, c2) = (state.services.clone(), audit(&user, &req), t.clone(), c.clone());
-    let result = blocking(move || services.rotate_secret(&t2, &c2, RotateSecret { grace_period_secs }, &entry)).await;
-    state.cache.evict(&t);
-    let rotated = result?;
+    let (t2, c2) = (t.clone(), c.clone());
+    let rotated = change(&req, &state, &user, &t, move |s, a| {
+        s.rotate_secret(&t2, &c2, RotateSecret { grace_period_secs }, a)
+    })
+    .await?;
     show_secret_once(&state, &user, &t, &c, rotated.secret.unwrap_or_default(), true).await
 }
 
@@ -289,12 +287,8 @@ pub async fn delete_page(req: HttpRequest, path: ClientPath, state: web::Data<Ap
 
 pub async fn delete(req: HttpRequest, path: ClientPath, payload: web::Payload, state: web::Data<AppState>) -> Page {
     let (t, c) = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let form = FormData::read(&req, payload).await?;
-    check_csrf(&user, &form)?;
-    let (services, entry, t2) = (state.services.clone(), audit(&user, &req), t.clone());
-    let result = blocking(move || services.delete_client(&t2, &c, &entry)).await;
-    state.cache.evict(&t);
-    result?;
+    let (user, _) = tenant_form(&req, payload, &state, &t).await?;
+    let t2 = t.clone();
+    change(&req, &state, &user, &t, move |s, a| s.delete_client(&t2, &c, a)).await?;
     Ok(redirect(&format!("/admin/tenants/{t}/clients?notice=deleted")))
 }

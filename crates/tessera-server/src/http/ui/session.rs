@@ -84,7 +84,43 @@ pub fn check_csrf(user: &SignedIn, form: &FormData) -> Result<(), UiError> {
 }
 
 /// The audit entry for a change made by `user` from this request.
-pub fn audit(user: &SignedIn, req: &HttpRequest) -> tessera_store::AuditEntry {
+fn audit(user: &SignedIn, req: &HttpRequest) -> tessera_store::AuditEntry {
     let peer = req.peer_addr().map(|a| a.ip().to_string());
     tessera_store::AuditEntry::new(&user.actor(), peer.as_deref())
+}
+
+/// A form posted to one of `tenant`'s pages: by an account that may see
+/// the tenant, carrying this session's CSRF token.
+pub async fn tenant_form(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+    state: &AppState,
+    tenant: &str,
+) -> Result<(SignedIn, FormData), UiError> {
+    let user = require_tenant(req, state, tenant).await?;
+    let form = FormData::read(req, payload).await?;
+    check_csrf(&user, &form)?;
+    Ok((user, form))
+}
+
+/// A change to `tenant` by `user` (as the admin API's): audited with this
+/// request's source, run off the async workers, and the tenant's cached
+/// snapshot evicted afterwards.
+pub async fn change<T, F>(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &SignedIn,
+    tenant: &str,
+    f: F,
+) -> Result<T, crate::service::ServiceError>
+where
+    T: Send + 'static,
+    F: FnOnce(&crate::service::Services, &tessera_store::AuditEntry) -> Result<T, crate::service::ServiceError>
+        + Send
+        + 'static,
+{
+    let (services, entry) = (state.services.clone(), audit(user, req));
+    let result = blocking(move || f(&services, &entry)).await;
+    state.cache.evict(tenant);
+    result
 }

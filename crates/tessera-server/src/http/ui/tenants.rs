@@ -3,7 +3,7 @@
 
 use super::form::{FieldErrors, FormData};
 use super::page::{format_time, redirect, render, Layout, UiError};
-use super::session::{audit, check_csrf, require_tenant, require_user};
+use super::session::{change, check_csrf, require_tenant, require_user, tenant_form};
 use crate::cache::blocking;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -100,12 +100,8 @@ pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     if !name.is_empty() {
         body["display_name"] = Value::String(name.clone());
     }
-    let (services, entry) = (state.services.clone(), audit(&user, &req));
-    match blocking(move || services.create_tenant(&body, &entry)).await {
-        Ok(_) => {
-            state.cache.evict(&id);
-            Ok(redirect(&format!("/admin/tenants/{id}?notice=created")))
-        }
+    match change(&req, &state, &user, &id, move |s, a| s.create_tenant(&body, a)).await {
+        Ok(_) => Ok(redirect(&format!("/admin/tenants/{id}?notice=created"))),
         Err(e) => {
             let errors = FieldErrors::from_service(e)?;
             let layout = Layout::new(&user, "Tenants", None, "tenants");
@@ -389,9 +385,7 @@ pub async fn settings_submit(
     state: web::Data<AppState>,
 ) -> Page {
     let t = path.into_inner();
-    let user = require_tenant(&req, &state, &t).await?;
-    let f = FormData::read(&req, payload).await?;
-    check_csrf(&user, &f)?;
+    let (user, f) = tenant_form(&req, payload, &state, &t).await?;
     let form = SettingsForm::from_form(&f);
     let mut errors = FieldErrors::default();
     let patch = form.to_patch(&mut errors);
@@ -399,10 +393,8 @@ pub async fn settings_submit(
     if !errors.is_empty() {
         return settings_page_for(layout, t, form, errors);
     }
-    let (services, entry, t2) = (state.services.clone(), audit(&user, &req), t.clone());
-    let result = blocking(move || services.patch_tenant(&t2, &patch, &entry)).await;
-    state.cache.evict(&t);
-    match result {
+    let t2 = t.clone();
+    match change(&req, &state, &user, &t, move |s, a| s.patch_tenant(&t2, &patch, a)).await {
         Ok(_) => Ok(redirect(&format!("/admin/tenants/{t}/settings?notice=saved"))),
         Err(e) => settings_page_for(layout, t, form, FieldErrors::from_service(e)?),
     }
