@@ -23,12 +23,9 @@ pub struct Error {
     error_uri: Option<String>,
 }
 
-#[derive(ToSchema)]
-pub struct TenantCreate {
-    /// Lower-case letters, digits and `-`, at most 63 characters.
-    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "acme")]
-    id: String,
-    display_name: Option<String>,
+/// Tenant settings (INTERFACE.md §7), all optional in requests.
+#[derive(ToSchema, serde::Serialize)]
+pub struct TenantSettings {
     access_token_ttl_secs: Option<u32>,
     signing_alg: Option<String>,
     assertion_algs: Option<Vec<String>>,
@@ -40,19 +37,22 @@ pub struct TenantCreate {
     require_bound_tokens: Option<bool>,
 }
 
+#[derive(ToSchema, serde::Serialize)]
+pub struct TenantCreate {
+    /// Lower-case letters, digits and `-`, at most 63 characters.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "acme")]
+    id: String,
+    display_name: Option<String>,
+    #[serde(flatten)]
+    settings: TenantSettings,
+}
+
 /// `null` resets a setting to its default.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub struct TenantPatch {
     display_name: Option<String>,
-    access_token_ttl_secs: Option<u32>,
-    signing_alg: Option<String>,
-    assertion_algs: Option<Vec<String>>,
-    assertion_max_lifetime_secs: Option<u32>,
-    clock_skew_secs: Option<u32>,
-    strict_assertion_audience: Option<bool>,
-    default_audience: Option<String>,
-    resources: Option<Vec<String>>,
-    require_bound_tokens: Option<bool>,
+    #[serde(flatten)]
+    settings: TenantSettings,
 }
 
 #[derive(ToSchema)]
