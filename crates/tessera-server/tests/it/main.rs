@@ -41,5 +41,6 @@ mod keys;
 mod lifecycle;
 mod mtls;
 mod operations;
+mod process;
 mod token;
 mod ui;
