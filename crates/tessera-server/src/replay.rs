@@ -38,16 +38,16 @@ impl ReplayRecorder {
                             Err(_) => break,
                         }
                     }
-                    let entries: Vec<ReplayEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
+                    let (entries, replies): (Vec<ReplayEntry>, Vec<Reply>) = batch.into_iter().unzip();
                     match store.record_assertion_jtis(&entries) {
                         Ok(fresh) => {
-                            for ((_, reply), fresh) in batch.into_iter().zip(fresh) {
+                            for (reply, fresh) in replies.into_iter().zip(fresh) {
                                 let _ = reply.send(Ok(fresh));
                             }
                         }
                         Err(e) => {
                             let message = e.to_string();
-                            for (_, reply) in batch {
+                            for reply in replies {
                                 let _ = reply.send(Err(message.clone()));
                             }
                         }

@@ -119,6 +119,16 @@ async fn metrics(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Res
         .body(state.metrics.render()))
 }
 
+/// Compares two secrets in constant time. Their SHA-256 digests are
+/// compared, so the lengths are equal for `memcmp::eq` and the length of
+/// the expected value does not leak either.
+pub(crate) fn same_secret(presented: &str, expected: &str) -> bool {
+    openssl::memcmp::eq(
+        &openssl::sha::sha256(presented.as_bytes()),
+        &openssl::sha::sha256(expected.as_bytes()),
+    )
+}
+
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(tessera_core::OAuthError::not_found("no such endpoint").into())
 }

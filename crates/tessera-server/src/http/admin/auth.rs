@@ -99,12 +99,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
     let token = token.trim();
 
     if let Some(bootstrap) = &state.bootstrap_token {
-        // Digests first: equal lengths for memcmp::eq, and no timing leak of the length.
-        let (a, b) = (
-            openssl::sha::sha256(token.as_bytes()),
-            openssl::sha::sha256(bootstrap.as_bytes()),
-        );
-        if openssl::memcmp::eq(&a, &b) {
+        if crate::http::same_secret(token, bootstrap) {
             return Ok(Principal::Bootstrap);
         }
     }

@@ -76,12 +76,7 @@ pub async fn login_submit(
         .cookie(LOGIN_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let sent = form.get("login_token");
-    let same = openssl::memcmp::eq(
-        &openssl::sha::sha256(sent.as_bytes()),
-        &openssl::sha::sha256(expected.as_bytes()),
-    );
-    if expected.is_empty() || !same {
+    if expected.is_empty() || !crate::http::same_secret(form.get("login_token"), &expected) {
         return Err(UiError::Csrf);
     }
     let username = form.text("username");

@@ -72,11 +72,7 @@ pub async fn require_tenant(req: &HttpRequest, state: &AppState, tenant: &str) -
 /// The form must carry this session's CSRF token (compared in constant time).
 pub fn check_csrf(user: &SignedIn, form: &FormData) -> Result<(), UiError> {
     let sent = form.get("csrf_token");
-    let (a, b) = (
-        openssl::sha::sha256(sent.as_bytes()),
-        openssl::sha::sha256(user.csrf_token.as_bytes()),
-    );
-    if sent.is_empty() || !openssl::memcmp::eq(&a, &b) {
+    if sent.is_empty() || !crate::http::same_secret(sent, &user.csrf_token) {
         tracing::warn!(user = %user.username, "admin UI: form refused without a valid CSRF token");
         return Err(UiError::Csrf);
     }
