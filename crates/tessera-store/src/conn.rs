@@ -167,14 +167,6 @@ impl Store {
         (s.connections, s.idle_connections)
     }
 
-    /// Is the database answering? One round trip, giving up after
-    /// `timeout` when no connection can be had (readiness must answer fast).
-    pub fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
-        let mut conn = self.pool.get_timeout(timeout)?;
-        conn.batch_execute("SELECT 1")?;
-        Ok(())
-    }
-
     pub(crate) fn conn(&self) -> Result<PooledConn, StoreError> {
         let started = std::time::Instant::now();
         let conn = self.pool.get();

@@ -9,9 +9,7 @@ mod keys;
 mod tenants;
 mod views;
 
-pub use admin_users::{
-    normalize_username, session_id_hash, LoginOutcome, OneTimeSecret, SessionPolicy, SignedIn, MIN_PASSWORD_CHARS,
-};
+pub use admin_users::{session_id_hash, LoginOutcome, OneTimeSecret, SessionPolicy, SignedIn};
 pub(crate) use clients::secret_aad;
 pub use clients::{ClientWithSecret, RotateSecret};
 pub use views::{client_view, key_view, tenant_view};
