@@ -13,6 +13,8 @@ use std::time::Duration;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+/// The advisory lock key held while migrating a PostgreSQL database ("tessera").
+const PG_MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 
 /// One connection to either backend; diesel queries written once run on both.
 #[derive(diesel::MultiConnection)]
@@ -195,10 +197,21 @@ impl Store {
     }
 
     /// Applies pending embedded migrations; returns how many ran.
+    ///
+    /// On PostgreSQL, instances started together on a fresh database would
+    /// race to create the same tables (and fail on PostgreSQL's catalog
+    /// keys): a session advisory lock lets one migrate while the others
+    /// wait, then find nothing pending. SQLite's `IMMEDIATE` write lock
+    /// serialises them already.
     pub fn migrate(&self) -> Result<usize, StoreError> {
         let mut conn = self.conn()?;
         let applied = match &mut *conn {
-            DbConnection::Postgres(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Postgres(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))?;
+                let applied = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))?;
+                applied
+            }
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
         };
         applied.map_err(|e| StoreError::Migration(e.to_string()))
