@@ -10,7 +10,13 @@ use tessera_testkit::{jwt_part, TestApp};
 pub async fn verify_with_jwks(app: &TestApp, tenant: &str, token: &str) -> Result<Value, String> {
     let jwks = app.get_json(&format!("/t/{tenant}/jwks.json")).await;
     assert_eq!(jwks.status, 200);
-    let set = JwkSet::from_bytes(jwks.body.to_string()).unwrap();
+    verify_with_set(&jwks.body, token)
+}
+
+/// Verifies `token`'s signature with the key its `kid` names in `jwks`
+/// (a JWK Set document); returns the claims.
+pub fn verify_with_set(jwks: &Value, token: &str) -> Result<Value, String> {
+    let set = JwkSet::from_bytes(jwks.to_string()).unwrap();
     let header = jwt_part(token, 0);
     let kid = header["kid"].as_str().ok_or("no kid")?;
     let jwk = set.get(kid).into_iter().next().ok_or("kid not published")?;

@@ -33,6 +33,7 @@ mod admin;
 mod assertions;
 mod cli;
 mod discovery;
+mod fleet;
 mod interop;
 mod introspection;
 mod isolation;

@@ -9,25 +9,25 @@ use tessera_server::service::{session_id_hash, Services};
 use tessera_store::{AdminSession, AuditEntry};
 use tessera_testkit::{Backend, TestApp, TestDb};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 const INVALID: &str = "Invalid username or password.";
 const THROTTLED: &str = "Too many failed sign-ins. Try again later.";
 
 /// A browser stand-in: no redirects followed, the session cookie kept by hand.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
-    session: Option<String>,
+    pub(crate) session: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
@@ -53,9 +53,14 @@ fn cookie_value<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Opti
 
 impl Browser {
     fn new(app: &TestApp) -> Self {
+        Self::at(&app.base_url)
+    }
+
+    /// A browser for the server at `base` (e.g. `http://127.0.0.1:PORT`).
+    pub(crate) fn at(base: &str) -> Self {
         Self {
             http: tessera_testkit::https_client_no_redirects(),
-            base: app.base_url.clone(),
+            base: base.to_owned(),
             session: None,
         }
     }
@@ -89,16 +94,16 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         self.send(Method::GET, path, None, None).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(Method::POST, path, Some(form), None).await
     }
 
     /// Signs in through the login form; returns the answer to the POST.
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         self.session = None;
         let form = self.get("/admin/login").await;
         assert_eq!(form.status, 200);
@@ -119,7 +124,7 @@ impl Browser {
     }
 
     /// The CSRF token of the signed-in session (from any page's sign-out form).
-    async fn csrf(&self, path: &str) -> String {
+    pub(crate) async fn csrf(&self, path: &str) -> String {
         self.get(path).await.input("csrf_token")
     }
 }
