@@ -162,6 +162,16 @@ scope = "orders:admin"
         assert_eq!(c.required_scope("/health"), None);
     }
 
+    /// docker-compose.yml's gateway configuration loads (the compose file
+    /// itself is checked by scripts/compose-check).
+    #[test]
+    fn the_compose_configuration_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/gateway.toml");
+        let c = GatewayConfig::load(&path).unwrap();
+        assert_eq!(c.issuers, ["https://localhost:8443/t/acme"]);
+        assert!(c.require_binding);
+    }
+
     #[test]
     fn bad_keys_are_named() {
         let e = load(&GOOD.replace("leeway_secs", "leeway")).unwrap_err();
