@@ -62,40 +62,39 @@ impl Fleet {
     /// race to migrate a fresh database, as a deployment's instances do),
     /// each ready (`/readyz` 200) on return. `public_url`: the proxy's URL.
     pub(crate) async fn start(db: TestDb, n: usize, public_url: &str) -> Fleet {
-        let dir = tessera_testkit::temp_dir("fleet");
-        let instances: Vec<Instance> = (0..n)
-            .map(|i| {
-                let port = free_port();
-                let log = dir.join(format!("instance-{i}.log"));
-                let child = cli_with_db(&dir, &db)
-                    .arg("serve")
-                    .env("TESSERA_PUBLIC_URL", public_url)
-                    .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
-                    .env("TESSERA_HTTP_WORKERS", "1")
-                    .env("TESSERA_DATABASE_MAX_CONNECTIONS", "3")
-                    .env("TESSERA_ADMIN_BOOTSTRAP_TOKEN", BOOTSTRAP)
-                    .env("TESSERA_PROXY_CLIENT_CERT_HEADER", CERT_HEADER)
-                    .env("TESSERA_PROXY_CLIENT_CERT_FORMAT", CERT_FORMAT)
-                    .env("TESSERA_PROXY_TRUSTED_PEERS", "[\"127.0.0.1/32\"]")
-                    .stdout(Stdio::null())
-                    .stderr(std::fs::File::create(&log).unwrap())
-                    .spawn()
-                    .unwrap();
-                Instance {
-                    child,
-                    url: format!("http://127.0.0.1:{port}"),
-                    port,
-                    log,
-                }
-            })
-            .collect();
+        // The fleet owns each process from its spawn on: a panic while
+        // starting still stops every instance (in `Drop`).
         let mut fleet = Fleet {
             db,
-            dir,
+            dir: tessera_testkit::temp_dir("fleet"),
             public_url: public_url.trim_end_matches('/').to_owned(),
-            instances,
+            instances: Vec::new(),
             http: tessera_testkit::https_client_no_redirects(),
         };
+        for i in 0..n {
+            let port = free_port();
+            let log = fleet.dir.join(format!("instance-{i}.log"));
+            let child = cli_with_db(&fleet.dir, &fleet.db)
+                .arg("serve")
+                .env("TESSERA_PUBLIC_URL", public_url)
+                .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+                .env("TESSERA_HTTP_WORKERS", "1")
+                .env("TESSERA_DATABASE_MAX_CONNECTIONS", "3")
+                .env("TESSERA_ADMIN_BOOTSTRAP_TOKEN", BOOTSTRAP)
+                .env("TESSERA_PROXY_CLIENT_CERT_HEADER", CERT_HEADER)
+                .env("TESSERA_PROXY_CLIENT_CERT_FORMAT", CERT_FORMAT)
+                .env("TESSERA_PROXY_TRUSTED_PEERS", "[\"127.0.0.1/32\"]")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            fleet.instances.push(Instance {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                port,
+                log,
+            });
+        }
         for i in 0..n {
             fleet.wait_ready(i).await;
         }
