@@ -4,7 +4,8 @@
 //! client certificate in `X-Client-Cert`. mTLS clients get certificate-bound
 //! tokens through it; a client cannot smuggle a certificate header past it.
 //!
-//! nginx is found as `TESSERA_TEST_NGINX`, on `PATH` or at `/usr/sbin/nginx`.
+//! nginx is found as `TESSERA_TEST_NGINX`, on `PATH` or at `/usr/sbin/nginx`
+//! (`TESSERA_TEST_NGINX=` empty: as if missing).
 //! When it is missing, the test says so loudly and checks only the header
 //! as nginx would send it (CI sets `TESSERA_TEST_REQUIRE_NGINX=1`: then a
 //! missing nginx fails the test).
@@ -21,9 +22,10 @@ use tessera_testkit::{encode_form, jwt_part, reply, test_certs, Reply};
 
 const CC: (&str, &str) = ("grant_type", "client_credentials");
 
+/// `TESSERA_TEST_NGINX` set but empty: do without (to exercise the fallback).
 fn nginx_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("TESSERA_TEST_NGINX") {
-        return Some(PathBuf::from(p));
+        return (!p.is_empty()).then(|| PathBuf::from(p));
     }
     let on_path = std::env::var_os("PATH")
         .map(|paths| {
