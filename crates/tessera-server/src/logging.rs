@@ -42,7 +42,10 @@ pub fn init(json: bool, default_filter: &str) -> Option<Logging> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let (filter, handle) = reload::Layer::new(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    // The writer thread flushes whenever its queue runs dry: buffering
+    // turns a burst of lines into one write instead of one per line.
+    let stderr = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(stderr);
     let format = if json {
         tracing_subscriber::fmt::layer()
             .json()
