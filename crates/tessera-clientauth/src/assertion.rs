@@ -36,7 +36,7 @@ pub enum AssertionKey<'a> {
     /// `private_key_jwt`: the client's public keys.
     Public(&'a ClientKeySet),
     /// `client_secret_jwt`: the client's secret(s) as HMAC keys.
-    Secrets(&'a [Vec<u8>]),
+    Secrets(&'a [&'a [u8]]),
 }
 
 /// A parsed, not yet verified, assertion.

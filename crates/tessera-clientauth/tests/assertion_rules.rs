@@ -306,11 +306,11 @@ fn client_secret_jwt_uses_the_secret() {
     let mac = HS256.signer_from_bytes(&secret).unwrap();
     let raw = sign(&mac, None, None, &claims(json!({})));
     let a = UnverifiedAssertion::parse(&raw).unwrap();
-    let secrets = vec![secret.clone()];
+    let secrets = vec![secret.as_slice()];
     assert!(a
         .verify("c1", AssertionKey::Secrets(&secrets), None, &policy(false), NOW)
         .is_ok());
-    let wrong = vec![b"another secret another secret another secret".to_vec()];
+    let wrong: Vec<&[u8]> = vec![b"another secret another secret another secret"];
     assert!(a
         .verify("c1", AssertionKey::Secrets(&wrong), None, &policy(false), NOW)
         .is_err());

@@ -138,7 +138,7 @@ pub struct OneTimeSecret {
     pub rotated: bool,
 }
 
-fn stash_aad(session_id_hash: &str) -> Vec<u8> {
+pub(crate) fn stash_aad(session_id_hash: &str) -> Vec<u8> {
     format!("tessera-admin-ui-secret:{session_id_hash}").into_bytes()
 }
 
