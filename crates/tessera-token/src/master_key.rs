@@ -129,7 +129,8 @@ impl MasterKey {
         let plaintext = self.open(sealed, aad)?;
         let resealed = new.seal(&plaintext, aad)?;
         let reopened = new.open(&resealed, aad)?;
-        if !openssl::memcmp::eq(&plaintext, &reopened) || plaintext.len() != reopened.len() {
+        // `memcmp::eq` needs equal lengths: compare those first.
+        if plaintext.len() != reopened.len() || !openssl::memcmp::eq(&plaintext, &reopened) {
             return Err(TokenError::Key("re-sealed value does not open to the original".into()));
         }
         Ok(resealed)
