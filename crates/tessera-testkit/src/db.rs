@@ -49,6 +49,7 @@ fn random_hex(n: usize) -> String {
 impl TestDb {
     pub fn new(backend: Backend) -> Option<Self> {
         let master_key = tessera_token_master_key();
+        crate::logs::register_secret(&master_key);
         match backend {
             Backend::Sqlite => {
                 let dir = crate::temp_dir("db");

@@ -39,6 +39,7 @@ mod isolation;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod logs;
 mod master_key;
 mod mtls;
 mod operations;
