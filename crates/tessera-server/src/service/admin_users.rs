@@ -322,7 +322,8 @@ impl Services {
     /// session, for the one page view that shows it (POST, redirect, GET:
     /// reloading that page does not repeat the change).
     pub fn stash_secret(&self, session_id_hash: &str, secret: &OneTimeSecret) -> Result<(), ServiceError> {
-        let json = serde_json::to_vec(secret).map_err(|_| ServiceError::Internal("secret encoding"))?;
+        let json =
+            zeroize::Zeroizing::new(serde_json::to_vec(secret).map_err(|_| ServiceError::Internal("secret encoding"))?);
         let sealed = self.master.seal(&json, &stash_aad(session_id_hash))?;
         Ok(self.store.set_pending_secret(session_id_hash, &sealed)?)
     }
