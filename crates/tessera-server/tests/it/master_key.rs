@@ -305,3 +305,28 @@ backend_tests!(
     rewrap_is_all_or_nothing,
     secrets_hashed_before_server_keys_survive
 );
+
+#[test]
+fn rewrap_takes_the_new_key_only_from_a_file_or_stdin() {
+    let dir = tessera_testkit::temp_dir("rewrap-help");
+    let o = run(crate::cli::tessera(&dir).args(["keys", "rewrap", "--help"]));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for word in ["--new-key-file", "--new-key-stdin", "Stop every server instance", "ps"] {
+        assert!(help.contains(word), "help lacks {word}:\n{help}");
+    }
+    // Neither source given, both given, or the key on the command line: usage errors.
+    let o = run(crate::cli::tessera(&dir).args(["keys", "rewrap"]));
+    assert!(
+        !o.status.success() && stderr(&o).contains("--new-key"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(crate::cli::tessera(&dir).args(["keys", "rewrap", "--new-key-file", "x", "--new-key-stdin"]));
+    assert!(!o.status.success());
+    let o = run(crate::cli::tessera(&dir).args(["keys", "rewrap", "--new-key", &new_key()]));
+    assert!(
+        !o.status.success() && stderr(&o).contains("unexpected argument"),
+        "{}",
+        stderr(&o)
+    );
+}
