@@ -6,13 +6,15 @@ use base64::Engine;
 use tessera_core::error::Challenge;
 use tessera_core::form::Form;
 use tessera_core::{AuthMethod, OAuthError};
+use zeroize::Zeroizing;
 
 /// A client id and secret, and where they were presented.
 #[derive(Clone)]
 pub struct SecretCredentials {
     pub method: AuthMethod,
     pub client_id: String,
-    pub secret: String,
+    /// Wiped from memory when the request is done with it.
+    pub secret: Zeroizing<String>,
 }
 
 impl std::fmt::Debug for SecretCredentials {
@@ -98,7 +100,7 @@ impl PresentedCredentials {
             return Ok(PresentedCredentials::Secret(SecretCredentials {
                 method: AuthMethod::ClientSecretPost,
                 client_id: client_id.to_owned(),
-                secret: secret.to_owned(),
+                secret: Zeroizing::new(secret.to_owned()),
             }));
         }
         if assertion {
@@ -149,7 +151,7 @@ fn basic_error(description: &'static str) -> OAuthError {
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`
 /// (RFC 6749 §2.3.1 form-encodes both parts before Base64).
-fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
+fn parse_basic(header: &[u8]) -> Result<(String, Zeroizing<String>), OAuthError> {
     let header = std::str::from_utf8(header).map_err(|_| basic_error("malformed Authorization header"))?;
     let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -160,12 +162,12 @@ fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
     let decoded = STANDARD
         .decode(rest.trim())
         .map_err(|_| basic_error("malformed Basic credentials"))?;
-    let decoded = String::from_utf8(decoded).map_err(|_| basic_error("malformed Basic credentials"))?;
+    let decoded = Zeroizing::new(String::from_utf8(decoded).map_err(|_| basic_error("malformed Basic credentials"))?);
     let (id, secret) = decoded
         .split_once(':')
         .ok_or_else(|| basic_error("malformed Basic credentials"))?;
     let id = form_decode(id);
-    let secret = form_decode(secret);
+    let secret = Zeroizing::new(form_decode(secret));
     if id.is_empty() || secret.is_empty() {
         return Err(basic_error("malformed Basic credentials"));
     }

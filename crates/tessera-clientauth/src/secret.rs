@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use zeroize::Zeroize;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -16,18 +17,24 @@ pub const MAX_SECRET_LEN: usize = 512;
 
 /// A new secret: 32 random bytes, base64url (43 characters).
 pub fn generate_secret() -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     // openssl's CSPRNG only fails when the OS entropy source is broken; a
     // server that cannot draw random numbers must not go on issuing secrets.
     #[allow(clippy::expect_used)]
-    openssl::rand::rand_bytes(&mut bytes).expect("the system random number generator failed");
-    URL_SAFE_NO_PAD.encode(bytes)
+    openssl::rand::rand_bytes(bytes.as_mut_slice()).expect("the system random number generator failed");
+    URL_SAFE_NO_PAD.encode(bytes.as_slice())
 }
 
 /// Hashes and checks secrets under the server's secret-hashing key.
 #[derive(Clone)]
 pub struct SecretHasher {
     key: [u8; 32],
+}
+
+impl Drop for SecretHasher {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
 }
 
 impl std::fmt::Debug for SecretHasher {
@@ -45,8 +52,8 @@ pub struct StoredSecret {
 }
 
 impl SecretHasher {
-    pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+    pub fn new(key: &[u8; 32]) -> Self {
+        Self { key: *key }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -112,7 +119,7 @@ mod tests {
 
     #[test]
     fn hash_verifies_only_the_right_secret() {
-        let h = SecretHasher::new([7; 32]);
+        let h = SecretHasher::new(&[7; 32]);
         let stored = h.hash("s3cret");
         assert!(stored.starts_with("v1$"));
         assert!(!stored.contains("s3cret"));
@@ -124,14 +131,14 @@ mod tests {
 
     #[test]
     fn hash_depends_on_the_key() {
-        let a = SecretHasher::new([1; 32]);
-        let b = SecretHasher::new([2; 32]);
+        let a = SecretHasher::new(&[1; 32]);
+        let b = SecretHasher::new(&[2; 32]);
         assert!(!b.verify("x", &a.hash("x")));
     }
 
     #[test]
     fn expired_secrets_do_not_verify() {
-        let h = SecretHasher::new([3; 32]);
+        let h = SecretHasher::new(&[3; 32]);
         let stored = vec![
             StoredSecret {
                 hash: h.hash("old"),

@@ -306,11 +306,11 @@ fn client_secret_jwt_uses_the_secret() {
     let mac = HS256.signer_from_bytes(&secret).unwrap();
     let raw = sign(&mac, None, None, &claims(json!({})));
     let a = UnverifiedAssertion::parse(&raw).unwrap();
-    let secrets = vec![secret.clone()];
+    let secrets = vec![secret.as_slice()];
     assert!(a
         .verify("c1", AssertionKey::Secrets(&secrets), None, &policy(false), NOW)
         .is_ok());
-    let wrong = vec![b"another secret another secret another secret".to_vec()];
+    let wrong: Vec<&[u8]> = vec![b"another secret another secret another secret"];
     assert!(a
         .verify("c1", AssertionKey::Secrets(&wrong), None, &policy(false), NOW)
         .is_err());
@@ -320,5 +320,49 @@ fn client_secret_jwt_uses_the_secret() {
     let a = UnverifiedAssertion::parse(&raw).unwrap();
     assert!(a
         .verify("c1", AssertionKey::Secrets(&secrets), None, &policy(false), NOW)
+        .is_err());
+}
+
+#[test]
+fn client_secret_jwt_checks_each_mac_size_and_the_whole_tag() {
+    use josekit::jws::{HS384, HS512};
+    let secret = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_vec();
+    let other = b"another secret another secret another secret another secret 0123".to_vec();
+    let both = [other.as_slice(), secret.as_slice()];
+    let signers = [
+        HS256.signer_from_bytes(&secret).unwrap(),
+        HS384.signer_from_bytes(&secret).unwrap(),
+        HS512.signer_from_bytes(&secret).unwrap(),
+    ];
+    for mac in &signers {
+        let raw = sign(mac, None, None, &claims(json!({})));
+        let a = UnverifiedAssertion::parse(&raw).unwrap();
+        // The matching secret need not be the first one.
+        assert!(a
+            .verify("c1", AssertionKey::Secrets(&both), None, &policy(false), NOW)
+            .is_ok());
+        // A tag cut short is refused, not compared on its prefix.
+        let (input, sig) = raw.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let cut = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig[..sig.len() - 3]));
+        let a = UnverifiedAssertion::parse(&cut).unwrap();
+        assert!(a
+            .verify("c1", AssertionKey::Secrets(&both), None, &policy(false), NOW)
+            .is_err());
+    }
+    // RFC 7518 §3.2: HS384 needs a key of at least 48 bytes; our 43-character
+    // secrets are too short for it, even when the MAC itself matches.
+    let short = b"0123456789abcdef0123456789abcdef0123456789a";
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS384", "typ": "JWT"}).to_string());
+    let body = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
+    let input = format!("{header}.{body}");
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha384> as Mac>::new_from_slice(short).unwrap();
+    m.update(input.as_bytes());
+    let tag = URL_SAFE_NO_PAD.encode(m.finalize().into_bytes());
+    let a = UnverifiedAssertion::parse(&format!("{input}.{tag}")).unwrap();
+    let short_key: [&[u8]; 1] = [short];
+    assert!(a
+        .verify("c1", AssertionKey::Secrets(&short_key), None, &policy(false), NOW)
         .is_err());
 }

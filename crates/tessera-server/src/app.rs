@@ -50,7 +50,7 @@ pub fn open_services(config: &Config) -> Result<Services, StartError> {
     if applied > 0 {
         tracing::info!(applied, backend = store.backend_name(), "database migrations applied");
     }
-    let services = Services::new(store, master, config.public_base())
+    let services = Services::open(store, master, config.public_base())?
         .with_mtls_base(config.mtls.as_ref().map(|m| m.public_url.as_str()));
     services.ensure_system_tenant()?;
     Ok(services)

@@ -17,8 +17,9 @@ use tessera_core::{ClientMetadata, TenantSettings};
 use tessera_store::{StoreError, TenantSnapshotRows};
 use tessera_token::{StoredKey, TenantKeys};
 
-/// A `client_secret_jwt` HMAC key and when it stops working.
-pub type MacKey = (Vec<u8>, Option<i64>);
+/// A `client_secret_jwt` HMAC key (wiped from memory with the snapshot)
+/// and when it stops working.
+pub type MacKey = (zeroize::Zeroizing<Vec<u8>>, Option<i64>);
 
 /// What the token path knows about a client.
 pub struct CachedClient {

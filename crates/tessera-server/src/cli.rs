@@ -212,6 +212,47 @@ pub enum KeysCommand {
     /// Rotate: the published next key starts signing, the current key stays
     /// published until its tokens expire, a new next key is published.
     Rotate { tenant: String },
+    /// Rotate the master key: re-seal every tenant's private keys and every
+    /// other sealed value under a new master key, in one transaction (all or
+    /// nothing), each checked to open with the new key before the commit.
+    /// Client secrets, key ids and issued tokens stay valid.
+    ///
+    /// Stop every server instance first; afterwards start them with the new
+    /// key only (the old one no longer opens the database). The current key
+    /// is read from the configuration as usual; the new one from a file or
+    /// standard input, never from the command line (where `ps` would show
+    /// it). Make one with `openssl rand -base64 32`.
+    Rewrap {
+        /// File holding the new key (base64 of 32 random bytes).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "new_key_stdin",
+            conflicts_with = "new_key_stdin"
+        )]
+        new_key_file: Option<PathBuf>,
+        /// Read the new key from standard input (one line).
+        #[arg(long)]
+        new_key_stdin: bool,
+    },
+}
+
+/// The new master key for `keys rewrap`, from a file or standard input.
+fn read_new_master_key(file: Option<&std::path::Path>) -> Result<tessera_token::MasterKey, CliError> {
+    let text = match file {
+        Some(path) => zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--new-key-file {}: {e}", path.display())))?,
+        ),
+        None => {
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| CliError::Usage(format!("reading the new key from standard input: {e}")))?;
+            line
+        }
+    };
+    tessera_token::MasterKey::from_base64(&text).map_err(|e| CliError::Usage(format!("the new key: {e}")))
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +536,33 @@ pub fn run_admin_command(config: &Config, command: Command) -> Result<(), CliErr
         }
         Command::Keys(KeysCommand::List { tenant }) => print(&Value::Array(services.list_keys(&tenant)?)),
         Command::Keys(KeysCommand::Rotate { tenant }) => print(&Value::Array(services.rotate_keys(&tenant, &audit)?)),
+        Command::Keys(KeysCommand::Rewrap {
+            new_key_file,
+            new_key_stdin: _,
+        }) => {
+            let new = read_new_master_key(new_key_file.as_deref())?;
+            let counts = services.rewrap_master_key(&new, &audit)?;
+            // Committed; read everything back with the new key as a last check.
+            let unopened = services.sealed_values_not_opened_by(&new)?;
+            if !unopened.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "rewrapped, but these values do not open with the new key (were instances still \
+                     running?): {}",
+                    unopened.join("; ")
+                )));
+            }
+            print(&json!({
+                "signing_keys": counts.signing_keys,
+                "client_secrets": counts.client_secrets,
+                "pending_secrets": counts.pending_secrets,
+                "server_keys": counts.server_keys,
+                "total": counts.total(),
+            }));
+            eprintln!(
+                "Every sealed value is now under the new master key. Start every instance with the new \
+                 key: the old one no longer opens this database (keep it only for backups taken before now)."
+            );
+        }
         Command::Serve { .. }
         | Command::DevCerts { .. }
         | Command::Config(_)

@@ -45,7 +45,7 @@ fn default_metrics_listen() -> String {
     "127.0.0.1:9464".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     #[serde(default = "default_db_url")]
@@ -63,6 +63,26 @@ pub struct KeysConfig {
     pub master_key_file: Option<PathBuf>,
     /// The key itself (base64); usually given as `TESSERA_MASTER_KEY`.
     pub master_key: Option<String>,
+}
+
+/// `url` with its password (if any) replaced: safe to print.
+fn url_without_password(url: &str) -> String {
+    match url::Url::parse(url).ok().filter(|u| u.password().is_some()) {
+        Some(mut u) => {
+            let _ = u.set_password(Some("masked"));
+            u.to_string()
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &url_without_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for KeysConfig {
@@ -429,14 +449,7 @@ impl Config {
         if masked.admin.bootstrap_token.is_some() {
             masked.admin.bootstrap_token = Some("<set, masked>".into());
         }
-        if let Some(url) = url::Url::parse(&masked.database.url)
-            .ok()
-            .filter(|u| u.password().is_some())
-        {
-            let mut u = url;
-            let _ = u.set_password(Some("masked"));
-            masked.database.url = u.to_string();
-        }
+        masked.database.url = url_without_password(&masked.database.url);
         toml::to_string(&masked).unwrap_or_default()
     }
 
@@ -612,12 +625,20 @@ trusted_peers = ["127.0.0.1/32"]
                 "postgres://u:hunter2@db/x".to_owned(),
             ),
         ];
-        let text = Config::load(None, env).unwrap().to_masked_toml();
+        let config = Config::load(None, env).unwrap();
+        let text = config.to_masked_toml();
         assert!(
             !text.contains(&"s".repeat(40)) && !text.contains("bWFzdGVy") && !text.contains("hunter2"),
             "{text}"
         );
         assert!(text.contains("public_url") && text.contains("<set, masked>"), "{text}");
+        // Debug (what a log line would show) hides them as well.
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains(&"s".repeat(40)) && !debug.contains("bWFzdGVy") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+        assert!(debug.contains("postgres://u:masked@db/x"), "{debug}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Default for DemoPaths {
 }
 
 /// What the demo prints once the server listens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DemoInfo {
     pub client_id: String,
     pub client_secret: String,
@@ -43,6 +43,15 @@ pub struct DemoInfo {
     pub ca_cert: PathBuf,
     /// The admin UI password of [`DEMO_ADMIN_USER`].
     pub admin_password: String,
+}
+
+impl std::fmt::Debug for DemoInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoInfo")
+            .field("client_id", &self.client_id)
+            .field("ca_cert", &self.ca_cert)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The demo's global admin UI account.

@@ -25,14 +25,17 @@ pub fn load_master_key(config: &Config) -> Result<MasterKey, String> {
 }
 
 pub fn read_key_file(path: &Path) -> Result<MasterKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("keys.master_key_file {}: {e}", path.display()))?;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("keys.master_key_file {}: {e}", path.display()))?,
+    );
     MasterKey::from_base64(&text).map_err(|e| format!("keys.master_key_file {}: {e}", path.display()))
 }
 
 /// Writes a new key file readable by the owner only; refuses to overwrite.
 pub fn create_key_file(path: &Path) -> Result<MasterKey, String> {
     let key = MasterKey::generate().map_err(|e| e.to_string())?;
-    write_private_file(path, format!("{}\n", key.to_base64()).as_bytes())?;
+    let line = zeroize::Zeroizing::new(format!("{}\n", key.to_base64().as_str()));
+    write_private_file(path, line.as_bytes())?;
     Ok(key)
 }
 

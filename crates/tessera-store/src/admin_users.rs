@@ -20,8 +20,19 @@ pub struct AdminUserRow {
     pub updated_at: i64,
 }
 
+impl std::fmt::Debug for AdminSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSession")
+            .field("username", &self.username)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A signed-in session. `id_hash` is the SHA-256 of the cookie value.
-#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
+#[derive(Clone, Queryable, Insertable, Selectable)]
 #[diesel(table_name = admin_sessions)]
 pub struct AdminSession {
     pub id_hash: String,

@@ -18,6 +18,9 @@ pub enum StoreError {
     Migration(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// A caller's check failed inside a transaction, which was rolled back.
+    #[error("{0}")]
+    Aborted(String),
 }
 
 impl From<diesel::result::Error> for StoreError {

@@ -13,6 +13,7 @@ mod keys;
 mod models;
 mod replay;
 pub mod schema;
+mod sealed;
 mod tenants;
 
 pub use admin_users::{AdminSession, AdminUserRow};
@@ -22,3 +23,4 @@ pub use conn::{DbConnection, DbUrl, Store};
 pub use error::StoreError;
 pub use models::{ClientRow, KeyRow, KeyState, SecretRow, TenantRow, TenantSnapshotRows, TrustAnchorRow};
 pub use replay::ReplayEntry;
+pub use sealed::{ResealCounts, SealedItem, SealedPlace};

@@ -121,6 +121,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    server_keys (name) {
+        name -> Text,
+        sealed_key -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> BigInt,
         throttle_key -> Text,

@@ -49,6 +49,7 @@ fn random_hex(n: usize) -> String {
 impl TestDb {
     pub fn new(backend: Backend) -> Option<Self> {
         let master_key = tessera_token_master_key();
+        crate::logs::register_secret(&master_key);
         match backend {
             Backend::Sqlite => {
                 let dir = crate::temp_dir("db");
@@ -85,10 +86,12 @@ impl TestDb {
     /// reach, e.g. a migration not yet applied).
     pub fn execute(&self, sql: &str) {
         match self.url.strip_prefix("sqlite://") {
-            Some(path) => diesel::SqliteConnection::establish(path)
-                .unwrap()
-                .batch_execute(sql)
-                .unwrap(),
+            Some(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+                // A server just stopped may still be finishing a write.
+                conn.batch_execute("PRAGMA busy_timeout = 10000;").unwrap();
+                conn.batch_execute(sql).unwrap()
+            }
             None => PgConnection::establish(&self.url).unwrap().batch_execute(sql).unwrap(),
         }
     }

@@ -5,6 +5,7 @@
 
 mod db;
 mod jwks_server;
+pub mod logs;
 pub mod pki;
 mod tcp_proxy;
 
@@ -29,7 +30,12 @@ pub fn test_certs() -> &'static tessera_server::devcerts::DevCerts {
     static CERTS: OnceLock<tessera_server::devcerts::DevCerts> = OnceLock::new();
     CERTS.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("tessera-test-pki-{}", std::process::id()));
-        tessera_server::devcerts::ensure(&dir, true).unwrap().0
+        let certs = tessera_server::devcerts::ensure(&dir, true).unwrap().0;
+        for key in [&certs.server_key, &certs.ca_key] {
+            let pem = std::fs::read(key).unwrap();
+            logs::register_private_key(&openssl::pkey::PKey::private_key_from_pem(&pem).unwrap());
+        }
+        certs
     })
 }
 
@@ -138,6 +144,7 @@ pub async fn reply(res: reqwest::Response) -> Reply {
         serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
     };
+    logs::register_secrets_in(&body);
     Reply { status, headers, body }
 }
 
@@ -151,6 +158,7 @@ impl TestApp {
 
     /// A server on `db` (shared by several servers: instances of one deployment).
     pub async fn spawn_on(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        logs::capture_tracing();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base_url = format!("https://127.0.0.1:{}", addr.port());
@@ -237,6 +245,7 @@ impl TestApp {
     }
 
     pub async fn admin_as(&self, bearer: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        logs::register_secret(bearer);
         let mut req = self
             .client
             .request(method, self.url(&format!("/admin/v1{path}")))
@@ -273,6 +282,7 @@ impl TestApp {
 
     /// `POST` to the tenant's token endpoint with Basic credentials.
     pub async fn token_basic(&self, tenant: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> Reply {
+        logs::register_secret(secret);
         let res = self
             .client
             .post(self.url(&format!("/t/{tenant}/oauth2/token")))
@@ -333,7 +343,22 @@ impl TestApp {
     }
 }
 
+/// Form parameters whose values are credentials (for the leak check).
+const SECRET_PARAMS: &[&str] = &[
+    "client_secret",
+    "client_assertion",
+    "token",
+    "password",
+    "login_token",
+    "csrf_token",
+];
+
 pub fn encode_form(form: &[(&str, &str)]) -> String {
+    for (k, v) in form {
+        if SECRET_PARAMS.contains(k) {
+            logs::register_secret(v);
+        }
+    }
     form.iter()
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
         .collect::<Vec<_>>()

@@ -145,6 +145,7 @@ fn build(spec: &CertSpec<'_>, issuer: Option<&Credential>, ca: bool) -> Credenti
     }
     let signer = issuer.map(|i| &i.key).unwrap_or(&key);
     b.sign(signer, MessageDigest::sha256()).unwrap();
+    crate::logs::register_private_key(&key);
     Credential { cert: b.build(), key }
 }
 

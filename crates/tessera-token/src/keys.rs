@@ -22,8 +22,9 @@ pub struct NewSigningKey {
     pub sealed_private_key: String,
 }
 
-/// What binds a sealed key to its row.
-pub(crate) fn sealing_aad(tenant: &str, kid: &str) -> Vec<u8> {
+/// What binds a sealed key to its row (also used to re-seal it when the
+/// master key is rotated).
+pub fn sealing_aad(tenant: &str, kid: &str) -> Vec<u8> {
     format!("tessera-signing-key:{tenant}:{kid}").into_bytes()
 }
 
@@ -55,6 +56,7 @@ pub fn generate_signing_key(alg: SigningAlg, tenant: &str, master: &MasterKey) -
     jwk.insert("kid".into(), Value::String(kid.clone()));
     jwk.insert("alg".into(), Value::String(alg.as_str().into()));
     jwk.insert("use".into(), Value::String("sig".into()));
+    let private_der = zeroize::Zeroizing::new(private_der);
     let sealed_private_key = master.seal(&private_der, &sealing_aad(tenant, &kid))?;
     Ok(NewSigningKey {
         kid,

@@ -17,6 +17,6 @@ pub mod thumbprint;
 
 pub use access_token::{AccessTokenClaims, VerifiedToken};
 pub use error::TokenError;
-pub use keys::{generate_signing_key, NewSigningKey};
+pub use keys::{generate_signing_key, sealing_aad, NewSigningKey};
 pub use keyset::{StoredKey, TenantKeys};
 pub use master_key::MasterKey;

@@ -203,11 +203,12 @@ async fn verify_assertion(
             )
         }
         AuthMethod::ClientSecretJwt => {
-            let live: Vec<Vec<u8>> = client
+            // Borrowed, not copied: the keys live (and are wiped) with the snapshot.
+            let live: Vec<&[u8]> = client
                 .mac_keys
                 .iter()
                 .filter(|(_, exp)| exp.is_none_or(|t| now < t))
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| k.as_slice())
                 .collect();
             assertion.verify(
                 client_id.as_str(),

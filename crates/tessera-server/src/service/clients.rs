@@ -9,10 +9,18 @@ use tessera_core::{AuthMethod, ClientId, ClientMetadata, MetadataError};
 use tessera_store::{AuditEntry, ClientRow, SecretRow, SecretUpdate, StoreError};
 
 /// A client as shown, plus its secret when one was just generated (shown once).
-#[derive(Debug)]
 pub struct ClientWithSecret {
     pub client: Value,
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for ClientWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientWithSecret")
+            .field("client", &self.client)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl ClientWithSecret {

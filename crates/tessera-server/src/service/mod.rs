@@ -6,6 +6,7 @@ mod admin_users;
 mod anchors;
 mod clients;
 mod keys;
+mod master_key;
 mod tenants;
 mod views;
 
@@ -19,9 +20,6 @@ use tessera_core::metadata::MetadataError;
 use tessera_core::{ErrorCode, OAuthError};
 use tessera_store::{Store, StoreError};
 use tessera_token::{MasterKey, TokenError};
-
-/// Label of the key derived from the master key for hashing client secrets.
-const SECRET_HASH_LABEL: &str = "tessera/client-secret-hash/v1";
 
 #[derive(Clone)]
 pub struct Services {
@@ -57,6 +55,9 @@ pub enum ServiceError {
     Token(#[from] TokenError),
     #[error("internal: {0}")]
     Internal(&'static str),
+    /// The configured master key does not open the database's sealed keys.
+    #[error("{0}")]
+    WrongMasterKey(String),
 }
 
 impl ServiceError {
@@ -69,7 +70,10 @@ impl ServiceError {
             ServiceError::Invalid(m) => OAuthError::invalid_request(m.clone()),
             ServiceError::Store(StoreError::Conflict) => OAuthError::new(ErrorCode::Conflict, "already exists"),
             ServiceError::Store(StoreError::NotFound) => OAuthError::not_found("not found"),
-            ServiceError::Store(_) | ServiceError::Token(_) | ServiceError::Internal(_) => OAuthError::server_error(),
+            ServiceError::Store(_)
+            | ServiceError::Token(_)
+            | ServiceError::Internal(_)
+            | ServiceError::WrongMasterKey(_) => OAuthError::server_error(),
         }
     }
 }
@@ -89,15 +93,18 @@ pub(crate) fn client_must_parse(id: &str) -> Result<(), ServiceError> {
 }
 
 impl Services {
-    pub fn new(store: Store, master: MasterKey, public_base: &str) -> Self {
-        let hasher = SecretHasher::new(master.derive(SECRET_HASH_LABEL));
-        Self {
+    /// The services over `store`, after checking that `master` is this
+    /// database's master key (it must open the stored client-secret hashing
+    /// key, which is created on a database's first start).
+    pub fn open(store: Store, master: MasterKey, public_base: &str) -> Result<Self, ServiceError> {
+        let hasher = master_key::load_secret_hasher(&store, &master)?;
+        Ok(Self {
             store,
             master,
             hasher,
             public_base: public_base.trim_end_matches('/').to_owned(),
             mtls_base: None,
-        }
+        })
     }
 
     pub fn with_mtls_base(mut self, base: Option<&str>) -> Self {

@@ -24,6 +24,9 @@ pub fn partner_key(alg: &str, kid: &str) -> PartnerKey {
     let (signer, jwk): (Box<dyn JwsSigner>, josekit::jwk::Jwk) = match alg {
         "ES256" => {
             let kp = ES256.generate_key_pair().unwrap();
+            tessera_testkit::logs::register_secrets_in(
+                &serde_json::to_value(kp.to_jwk_private_key().as_ref()).unwrap(),
+            );
             (
                 Box::new(ES256.signer_from_der(kp.to_der_private_key()).unwrap()),
                 kp.to_jwk_public_key(),
@@ -82,7 +85,9 @@ pub fn assertion(key: &dyn JwsSigner, kid: Option<&str>, client: &str, aud: &str
     }
     let input = format!("{}.{}", b64(&header), b64(&claims));
     let sig = key.sign(input.as_bytes()).unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    let signed = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
+    tessera_testkit::logs::register_secret(&signed);
+    signed
 }
 
 pub async fn token_with(app: &TestApp, tenant: &str, assertion: &str, extra: &[(&str, &str)]) -> Reply {

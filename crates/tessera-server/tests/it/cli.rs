@@ -25,8 +25,11 @@ pub(crate) fn tessera(dir: &Path) -> Command {
     cmd
 }
 
+/// Runs `cmd` to its end; its log (standard error) is kept for the leak check.
 pub(crate) fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("tessera runs")
+    let out = cmd.output().expect("tessera runs");
+    tessera_testkit::logs::keep_process_log("cli", &out.stderr);
+    out
 }
 
 pub(crate) fn stderr(o: &Output) -> String {
@@ -159,7 +162,10 @@ pub(crate) fn cli_with_db(dir: &Path, db: &TestDb) -> Command {
 
 pub(crate) fn json_out(o: &Output) -> Value {
     assert!(o.status.success(), "{:?}: {}", o.status, stderr(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)))
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&o.stdout)));
+    tessera_testkit::logs::register_secrets_in(&v);
+    v
 }
 
 async fn cli_manages_tenants_clients_and_keys(backend: Backend) {

@@ -40,6 +40,8 @@ mod isolation;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod logs;
+mod master_key;
 mod mtls;
 mod operations;
 mod process;

@@ -10,9 +10,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tessera_testkit::{Backend, TestDb};
 
+/// Where a spawned server logs: in the run's log directory when there is
+/// one (so that the leak check reads it too), else in `dir`.
+pub(crate) fn server_log_path(dir: &Path) -> std::path::PathBuf {
+    match tessera_testkit::logs::log_dir() {
+        Some(logs) => logs.join(format!(
+            "process-serve-{}-{}.log",
+            std::process::id(),
+            dir.file_name().unwrap().to_string_lossy()
+        )),
+        None => dir.join("server.log"),
+    }
+}
+
 /// `tessera [--log-json] serve` over plain HTTP on `listen`, logging to `dir/server.log`.
 fn serve_plain(dir: &Path, db: &TestDb, listen: &str, json_logs: bool) -> (Child, std::path::PathBuf) {
-    let log = dir.join("server.log");
+    let log = server_log_path(dir);
     let port = listen.rsplit(':').next().unwrap();
     let mut cmd = cli_with_db(dir, db);
     if json_logs {
@@ -190,7 +203,7 @@ async fn sighup_reloads_the_certificate_and_the_log_level() {
         .unwrap()
     };
     write_config("warn");
-    let log = dir.join("server.log");
+    let log = server_log_path(&dir);
     let mut child = cli_with_db(&dir, &db)
         .args(["--config", config.to_str().unwrap(), "serve"])
         .stdout(Stdio::null())

@@ -118,6 +118,7 @@ impl Browser {
             )
             .await;
         if let Some((value, _)) = cookie_value(&page.headers, "tessera_admin") {
+            tessera_testkit::logs::register_secret(value);
             self.session = Some(value.to_owned());
         }
         page
