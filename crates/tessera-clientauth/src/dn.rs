@@ -3,10 +3,18 @@
 //! values by caseIgnoreMatch with insignificant spaces folded, RDN order
 //! significant, multi-valued RDNs as sets.
 
-use std::collections::BTreeSet;
+/// One RDN: a set of (attribute OID, normalized value), kept sorted and
+/// without repeats by [`as_set`] so that equal sets compare equal. (A
+/// vector, not a tree: every cached `tls_client_auth` client holds a DN,
+/// and a tree node per RDN cost ten times the data.)
+type Rdn = Vec<(String, String)>;
 
-/// One RDN: a set of (attribute OID, normalized value).
-type Rdn = BTreeSet<(String, String)>;
+fn as_set(mut rdn: Rdn) -> Rdn {
+    rdn.sort_unstable();
+    rdn.dedup();
+    rdn.shrink_to_fit();
+    rdn
+}
 
 /// A parsed DN, in RFC 4514 string order (most specific RDN first).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +97,7 @@ impl DistinguishedName {
             if value.trim().is_empty() {
                 return Err(DnError("empty attribute value"));
             }
-            rdn.insert((oid, normalize_value(value)));
+            rdn.push((oid, normalize_value(value)));
             attr.clear();
             value.clear();
             Ok(())
@@ -141,7 +149,7 @@ impl DistinguishedName {
                 }
                 ',' | ';' => {
                     finish_ava(&mut attr, &mut value, &mut rdn)?;
-                    rdns.push(std::mem::take(&mut rdn));
+                    rdns.push(as_set(std::mem::take(&mut rdn)));
                     in_value = false;
                 }
                 '#' if value.trim().is_empty() => return Err(DnError("BER-encoded values are not supported")),
@@ -152,7 +160,8 @@ impl DistinguishedName {
             return Err(DnError("attribute value expected"));
         }
         finish_ava(&mut attr, &mut value, &mut rdn)?;
-        rdns.push(rdn);
+        rdns.push(as_set(rdn));
+        rdns.shrink_to_fit();
         Ok(Self(rdns))
     }
 
@@ -163,9 +172,9 @@ impl DistinguishedName {
             let mut set = Rdn::new();
             for ava in rdn.iter() {
                 let value = ava.as_str().ok()?;
-                set.insert((ava.attr_type().to_id_string(), normalize_value(value)));
+                set.push((ava.attr_type().to_id_string(), normalize_value(value)));
             }
-            rdns.push(set);
+            rdns.push(as_set(set));
         }
         rdns.reverse();
         Some(Self(rdns))

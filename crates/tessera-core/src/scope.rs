@@ -1,13 +1,14 @@
 //! OAuth scopes (RFC 6749 §3.3).
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// A set of scope tokens. Each token is one or more characters from
-/// `%x21 / %x23-5B / %x5D-7E` (RFC 6749 §3.3); the set keeps them sorted so
-/// that equal sets print the same.
+/// `%x21 / %x23-5B / %x5D-7E` (RFC 6749 §3.3); the set keeps them sorted
+/// and without duplicates, so that equal sets print the same. Stored as one
+/// boxed slice: every cached client holds one, and a tree per client cost
+/// more memory than its few tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScopeSet(BTreeSet<String>);
+pub struct ScopeSet(Box<[Box<str>]>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("scope tokens are separated by single spaces and use printable ASCII except '\"' and '\\'")]
@@ -21,9 +22,9 @@ impl ScopeSet {
         if raw.len() > Self::MAX_LEN {
             return Err(ScopeError);
         }
-        let mut set = BTreeSet::new();
+        let mut set: Vec<Box<str>> = Vec::new();
         if raw.is_empty() {
-            return Ok(Self(set));
+            return Ok(Self::default());
         }
         for token in raw.split(' ') {
             let valid = !token.is_empty()
@@ -33,9 +34,11 @@ impl ScopeSet {
             if !valid {
                 return Err(ScopeError);
             }
-            set.insert(token.to_owned());
+            set.push(token.into());
         }
-        Ok(Self(set))
+        set.sort_unstable();
+        set.dedup();
+        Ok(Self(set.into_boxed_slice()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -43,22 +46,22 @@ impl ScopeSet {
     }
 
     pub fn contains(&self, token: &str) -> bool {
-        self.0.contains(token)
+        self.0.binary_search_by(|t| (**t).cmp(token)).is_ok()
     }
 
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
-        self.0.is_subset(&other.0)
+        self.iter().all(|t| other.contains(t))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.0.iter().map(|t| &**t)
     }
 }
 
 impl fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for token in &self.0 {
+        for token in self.0.iter() {
             if !first {
                 f.write_str(" ")?;
             }

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use tessera_clientauth::mtls::{CertificateMatch, TrustAnchors};
 use tessera_clientauth::{ClientKeySet, StoredSecret};
 use tessera_core::time::now_secs;
-use tessera_core::{ClientMetadata, TenantSettings};
+use tessera_core::{AuthMethod, ClientMetadata, ScopeSet, TenantSettings};
 use tessera_store::{StoreError, TenantSnapshotRows};
 use tessera_token::{StoredKey, TenantKeys};
 
@@ -21,9 +21,37 @@ use tessera_token::{StoredKey, TenantKeys};
 /// and when it stops working.
 pub type MacKey = (zeroize::Zeroizing<Vec<u8>>, Option<i64>);
 
+/// The part of a client's metadata the token path reads. Names, grant
+/// types, the `jwks` JSON (parsed into [`CachedClient::keys`]) and the raw
+/// certificate name (parsed into [`CachedClient::cert_match`]) stay in the
+/// database: a snapshot holds every client of its tenant, for as long as
+/// the tenant is served.
+#[derive(Debug)]
+pub struct CachedMetadata {
+    pub token_endpoint_auth_method: AuthMethod,
+    pub tls_client_certificate_bound_access_tokens: bool,
+    pub scope: ScopeSet,
+    pub jwks_uri: Option<String>,
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    pub introspection_audiences: Vec<String>,
+}
+
+impl From<ClientMetadata> for CachedMetadata {
+    fn from(m: ClientMetadata) -> Self {
+        Self {
+            token_endpoint_auth_method: m.token_endpoint_auth_method,
+            tls_client_certificate_bound_access_tokens: m.tls_client_certificate_bound_access_tokens,
+            scope: m.scope,
+            jwks_uri: m.jwks_uri,
+            token_endpoint_auth_signing_alg: m.token_endpoint_auth_signing_alg,
+            introspection_audiences: m.introspection_audiences,
+        }
+    }
+}
+
 /// What the token path knows about a client.
 pub struct CachedClient {
-    pub metadata: ClientMetadata,
+    pub metadata: CachedMetadata,
     pub disabled: bool,
     pub secrets: Vec<StoredSecret>,
     /// `client_secret_jwt`: the secrets themselves (HMAC keys), with expiry.
@@ -127,7 +155,7 @@ impl TenantSnapshot {
             clients.insert(
                 c.client_id.clone(),
                 CachedClient {
-                    metadata,
+                    metadata: metadata.into(),
                     disabled: c.disabled,
                     secrets: client_secrets,
                     mac_keys: mac_keys.remove(&c.client_id).unwrap_or_default(),

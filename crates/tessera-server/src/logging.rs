@@ -45,7 +45,12 @@ pub fn init(json: bool, default_filter: &str) -> Option<Logging> {
     // The writer thread flushes whenever its queue runs dry: buffering
     // turns a burst of lines into one write instead of one per line.
     let stderr = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(stderr);
+    // 16k queued lines (the default 128k slots take 4 MiB up front); when
+    // full, loggers wait rather than lose lines.
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(16 * 1024)
+        .finish(stderr);
     let format = if json {
         tracing_subscriber::fmt::layer()
             .json()
