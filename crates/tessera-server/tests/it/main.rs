@@ -42,5 +42,6 @@ mod lifecycle;
 mod mtls;
 mod operations;
 mod process;
+mod ratelimit;
 mod token;
 mod ui;

@@ -9,30 +9,30 @@ use tessera_server::service::{session_id_hash, Services};
 use tessera_store::{AdminSession, AuditEntry};
 use tessera_testkit::{Backend, TestApp, TestDb};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 const INVALID: &str = "Invalid username or password.";
 const THROTTLED: &str = "Too many failed sign-ins. Try again later.";
 
 /// A browser stand-in: no redirects followed, the session cookie kept by hand.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     session: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// The value of the first `<input name="NAME" ... value="...">`.
-    fn input(&self, name: &str) -> String {
+    pub(crate) fn input(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self.body.find(&marker).unwrap_or_else(|| panic!("no input {name}")) + marker.len();
         self.body[start..].split('"').next().unwrap().to_owned()
@@ -52,7 +52,7 @@ fn cookie_value<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Opti
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             http: tessera_testkit::https_client_no_redirects(),
             base: app.base_url.clone(),
@@ -89,16 +89,16 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         self.send(Method::GET, path, None, None).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(Method::POST, path, Some(form), None).await
     }
 
     /// Signs in through the login form; returns the answer to the POST.
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         self.session = None;
         let form = self.get("/admin/login").await;
         assert_eq!(form.status, 200);
@@ -119,7 +119,7 @@ impl Browser {
     }
 
     /// The CSRF token of the signed-in session (from any page's sign-out form).
-    async fn csrf(&self, path: &str) -> String {
+    pub(crate) async fn csrf(&self, path: &str) -> String {
         self.get(path).await.input("csrf_token")
     }
 }
@@ -129,7 +129,7 @@ fn services(app: &TestApp) -> Services {
     tessera_server::app::open_services(&app.config).unwrap()
 }
 
-fn add_user(app: &TestApp, name: &str, tenant: Option<&str>) {
+pub(crate) fn add_user(app: &TestApp, name: &str, tenant: Option<&str>) {
     services(app)
         .create_admin_user(name, tenant, PASSWORD, &AuditEntry::new("test", None))
         .unwrap();
