@@ -48,9 +48,7 @@ pub fn retry_after_secs(counts: WindowCounts, budget: u64, window_ms: u64, elaps
     } else {
         // In the next window, where this one's count is the previous one:
         // cur × (W − t) ≤ (budget − 1) × W.
-        let t = ((budget - 1) * w)
-            .checked_div(cur)
-            .map_or(0, |fits| w - fits.min(w));
+        let t = ((budget - 1) * w).checked_div(cur).map_or(0, |fits| w - fits.min(w));
         (w - e) + t
     };
     u64::try_from(wait_ms.div_ceil(1000)).unwrap_or(u64::MAX).max(1)
@@ -62,15 +60,33 @@ pub fn retry_after_secs(counts: WindowCounts, budget: u64, window_ms: u64, elaps
 /// over 2^64 keys.
 pub fn address_key(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => ipv4_key(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
+            Some(v4) => ipv4_key(v4),
             None => {
                 let s = v6.segments();
                 format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
             }
         },
     }
+}
+
+/// Dotted decimal, written by hand: this runs on every limited request.
+fn ipv4_key(v4: std::net::Ipv4Addr) -> String {
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -159,6 +175,9 @@ mod tests {
     fn addresses_are_keyed_by_host_or_ipv6_slash_64() {
         assert_eq!(address_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
         assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+        for ip in ["0.0.0.0", "10.100.9.255", "255.255.255.255", "1.20.100.7"] {
+            assert_eq!(address_key(ip.parse().unwrap()), ip);
+        }
         let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
         let b = address_key("2001:db8:1:2:bbbb:cccc:dddd:eeee".parse().unwrap());
         assert_eq!(a, "2001:db8:1:2::/64");

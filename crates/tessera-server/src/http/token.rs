@@ -45,21 +45,12 @@ pub async fn token(
     let limits = state.ratelimit.limits(&snap.settings);
     let source = if limits.any() {
         source_address(&req, state.proxy.as_ref(), state.client_ip_header.as_deref())
+            .map(tessera_core::ratelimit::address_key)
     } else {
         None
     };
-    if let Some(ip) = source {
-        let admitted = state
-            .ratelimit
-            .request_from(&snap.id, ip, &limits)
-            .map_err(|secs| (Kind::Address, secs))
-            .and_then(|()| {
-                state
-                    .ratelimit
-                    .failures_allow(&snap.id, ip, &limits)
-                    .map_err(|secs| (Kind::AddressFailures, secs))
-            });
-        if let Err((kind, secs)) = admitted {
+    if let Some(address) = &source {
+        if let Err((kind, secs)) = state.ratelimit.request_from(&snap.id, address, &limits) {
             return Err(rate_limited(&state, &snap.id, kind, secs, started).into());
         }
     }
@@ -87,8 +78,8 @@ pub async fn token(
                 }
             }
             Err(refusal) => {
-                if let (Some(ip), ErrorCode::InvalidClient) = (source, refusal.0.code) {
-                    state.ratelimit.failure_from(&snap.id, ip, &limits);
+                if let (Some(address), ErrorCode::InvalidClient) = (&source, refusal.0.code) {
+                    state.ratelimit.failure_from(&snap.id, address, &limits);
                 }
                 Err(refusal)
             }

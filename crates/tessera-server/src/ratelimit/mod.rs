@@ -10,12 +10,11 @@ mod sync;
 mod table;
 
 use crate::config::RateLimitConfig;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use table::Table;
-use tessera_core::ratelimit::{address_key, admits, retry_after_secs};
+use tessera_core::ratelimit::{admits, retry_after_secs};
 use tessera_core::TenantSettings;
 
 /// What is counted.
@@ -108,6 +107,19 @@ impl std::fmt::Debug for RateLimiter {
     }
 }
 
+/// `{tenant}:{kind}:{subject}`, built without the formatting machinery
+/// (this is on every limited request).
+fn key(tenant: &str, kind: Kind, subject: &str) -> String {
+    let kind = kind.as_str();
+    let mut key = String::with_capacity(tenant.len() + kind.len() + subject.len() + 2);
+    key.push_str(tenant);
+    key.push(':');
+    key.push_str(kind);
+    key.push(':');
+    key.push_str(subject);
+    key
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -177,7 +189,7 @@ impl RateLimiter {
         if budget == 0 {
             return Ok(());
         }
-        let key = format!("{tenant}:{}:{subject}", kind.as_str());
+        let key = key(tenant, kind, subject);
         let window_ms = limits.window_ms;
         let d = self
             .inner
@@ -190,20 +202,20 @@ impl RateLimiter {
         }
     }
 
-    /// A token request from `ip`: counted against the address budget.
-    pub fn request_from(&self, tenant: &str, ip: IpAddr, limits: &Limits) -> Result<(), u64> {
-        self.take(tenant, Kind::Address, &address_key(ip), limits, true)
+    /// A token request from `address` (an [`address_key`]): counted
+    /// against the address budget; then, before authenticating, has the
+    /// address used up its failed authentications?
+    pub fn request_from(&self, tenant: &str, address: &str, limits: &Limits) -> Result<(), (Kind, u64)> {
+        self.take(tenant, Kind::Address, address, limits, true)
+            .map_err(|secs| (Kind::Address, secs))?;
+        self.take(tenant, Kind::AddressFailures, address, limits, false)
+            .map_err(|secs| (Kind::AddressFailures, secs))
     }
 
-    /// Before authenticating: has `ip` used up its failed authentications?
-    pub fn failures_allow(&self, tenant: &str, ip: IpAddr, limits: &Limits) -> Result<(), u64> {
-        self.take(tenant, Kind::AddressFailures, &address_key(ip), limits, false)
-    }
-
-    /// A failed client authentication from `ip`.
-    pub fn failure_from(&self, tenant: &str, ip: IpAddr, limits: &Limits) {
+    /// A failed client authentication from `address`.
+    pub fn failure_from(&self, tenant: &str, address: &str, limits: &Limits) {
         if limits.address_failures != 0 {
-            let key = format!("{tenant}:{}:{}", Kind::AddressFailures.as_str(), address_key(ip));
+            let key = key(tenant, Kind::AddressFailures, address);
             self.inner.table.record(&key, limits.window_ms, now_ms());
         }
     }
