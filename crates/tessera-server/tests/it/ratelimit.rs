@@ -476,6 +476,38 @@ async fn unreachable_redis_falls_back_to_per_instance_limits(backend: Backend) {
     assert!(sample(&metrics, r#"tessera_ratelimit_redis_syncs_total{outcome="error"}"#) >= 1.0);
 }
 
+/// Redis that accepts connections and never answers: token requests do
+/// not wait for it (each one well under the 2 s a sync round may take),
+/// and the instance notices and limits on its own.
+async fn a_silent_redis_never_slows_token_requests(backend: Backend) {
+    // Connections complete in the backlog; nothing is ever read or answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let db = Arc::new(TestDb::new(backend).unwrap());
+    let app = TestApp::spawn_on(db, move |c| {
+        c.ratelimit.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+        c.ratelimit.sync_interval_ms = 50;
+    })
+    .await;
+    let secret = tenant_with_client(&app, "acme", json!({"rate_limit_client_requests": 5}), "p1").await;
+    for i in 0..6 {
+        let started = std::time::Instant::now();
+        let r = app.token_basic("acme", "p1", &secret, &[CC]).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "request {i} took {:?}",
+            started.elapsed()
+        );
+        if i < 5 {
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        } else {
+            assert_limited(&r, "for this client");
+        }
+    }
+    readiness_of(&app, "redis_unreachable").await;
+    drop(silent);
+}
+
 backend_tests!(
     client_limit_answers_429_with_retry_after_and_recovers,
     failed_authentications_never_use_up_a_clients_budget,
@@ -488,4 +520,5 @@ backend_tests!(
     the_source_address_comes_from_a_trusted_proxy_only,
     two_instances_share_one_budget_through_redis,
     unreachable_redis_falls_back_to_per_instance_limits,
+    a_silent_redis_never_slows_token_requests,
 );
