@@ -99,6 +99,37 @@ impl ProxySettings {
         openssl::x509::X509::from_der(&der).map_err(|_| malformed())?;
         Ok(der)
     }
+
+    /// The client's address behind a trusted proxy: the rightmost entry of
+    /// an `X-Forwarded-For`-style list (`a, b, c`; one entry for
+    /// `X-Real-IP`) that is not itself a trusted peer: entries to its left
+    /// were written by the client and prove nothing. The TCP `peer` when
+    /// it is not trusted, when there is no header, or when the entry is not
+    /// an address.
+    pub fn client_address(&self, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
+        let Some(value) = forwarded.filter(|v| v.len() <= MAX_HEADER_LEN && self.trusts(peer)) else {
+            return peer;
+        };
+        for entry in value.rsplit(',') {
+            match parse_forwarded_address(entry.trim()) {
+                Some(ip) if self.trusts(ip) => continue,
+                Some(ip) => return ip,
+                None => return peer,
+            }
+        }
+        peer
+    }
+}
+
+/// `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1` or `[2001:db8::1]:4711`.
+fn parse_forwarded_address(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = entry.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
 #[cfg(test)]
@@ -171,5 +202,26 @@ mod tests {
         assert!(bad.unwrap_err().contains("trusted_peers"));
         assert!(ProxySettings::new("Bad Header", "rfc9440", &[]).is_err());
         assert!(ProxySettings::new("X", "der", &[]).is_err());
+    }
+
+    #[test]
+    fn the_client_address_is_the_rightmost_untrusted_entry_from_a_trusted_peer() {
+        let s = settings("rfc9440");
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let addr = |v: &str| s.client_address(proxy, Some(v)).to_string();
+        assert_eq!(addr("203.0.113.9"), "203.0.113.9");
+        // The client wrote the first entry itself; the proxy appended the second.
+        assert_eq!(addr("198.51.100.1, 203.0.113.9"), "203.0.113.9");
+        // Trusted hops on the right are skipped.
+        assert_eq!(addr("203.0.113.9, 10.0.0.7"), "203.0.113.9");
+        assert_eq!(addr("[2001:db8::1]:4711"), "2001:db8::1");
+        assert_eq!(addr("203.0.113.9:4711"), "203.0.113.9");
+        // Junk, or only trusted hops: the peer itself.
+        assert_eq!(addr("unknown"), "10.0.0.5");
+        assert_eq!(addr("10.0.0.7"), "10.0.0.5");
+        assert_eq!(s.client_address(proxy, None), proxy);
+        // From an untrusted peer the header is not believed.
+        let stranger: IpAddr = "192.0.2.50".parse().unwrap();
+        assert_eq!(s.client_address(stranger, Some("203.0.113.9")), stranger);
     }
 }

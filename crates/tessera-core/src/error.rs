@@ -21,6 +21,10 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    /// A rate limit refused the request (429 with `Retry-After`). The
+    /// code is RFC 8628 §3.5's `slow_down`, the one registered OAuth
+    /// error that means "too fast" at the token endpoint.
+    SlowDown,
     ServerError,
 }
 
@@ -40,6 +44,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "invalid_request",
+            ErrorCode::SlowDown => "slow_down",
             ErrorCode::ServerError => "server_error",
         }
     }
@@ -52,6 +57,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::SlowDown => 429,
             ErrorCode::ServerError => 500,
             _ => 400,
         }
@@ -76,6 +82,8 @@ pub struct OAuthError {
     pub code: ErrorCode,
     pub description: Cow<'static, str>,
     pub challenge: Challenge,
+    /// `Retry-After` in whole seconds, on a 429.
+    pub retry_after_secs: Option<u64>,
 }
 
 /// The JSON body: exactly `error` and `error_description`.
@@ -92,7 +100,16 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: Challenge::None,
+            retry_after_secs: None,
         }
+    }
+
+    /// A rate limit's refusal: 429, `slow_down`, and when to try again
+    /// (whole seconds, at least 1).
+    pub fn slow_down(d: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(ErrorCode::SlowDown, d);
+        e.retry_after_secs = Some(retry_after_secs.max(1));
+        e
     }
 
     pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {
@@ -187,5 +204,8 @@ mod tests {
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
         assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "invalid_request");
+        let limited = OAuthError::slow_down("too many requests", 0);
+        assert_eq!((limited.status(), limited.code.as_str()), (429, "slow_down"));
+        assert_eq!(limited.retry_after_secs, Some(1));
     }
 }

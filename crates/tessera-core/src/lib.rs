@@ -9,6 +9,7 @@ pub mod error;
 pub mod form;
 pub mod ids;
 pub mod metadata;
+pub mod ratelimit;
 pub mod scope;
 pub mod tenant;
 pub mod time;

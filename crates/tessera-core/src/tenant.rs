@@ -18,6 +18,16 @@ pub struct TenantSettings {
     pub default_audience: Option<String>,
     pub resources: Vec<String>,
     pub require_bound_tokens: bool,
+    /// Rate limits (docs/rate-limiting.md). `None` takes the instance's
+    /// `[ratelimit]` default; `Some(0)` means unlimited.
+    /// Successful token requests per client per window.
+    pub rate_limit_client_requests: Option<u32>,
+    /// Token requests per source address per window.
+    pub rate_limit_address_requests: Option<u32>,
+    /// Failed client authentications per source address per window.
+    pub rate_limit_address_failures: Option<u32>,
+    /// The window, in seconds.
+    pub rate_limit_window_secs: Option<u32>,
 }
 
 impl Default for TenantSettings {
@@ -32,11 +42,15 @@ impl Default for TenantSettings {
             default_audience: None,
             resources: Vec::new(),
             require_bound_tokens: false,
+            rate_limit_client_requests: None,
+            rate_limit_address_requests: None,
+            rate_limit_address_failures: None,
+            rate_limit_window_secs: None,
         }
     }
 }
 
-pub const SETTING_NAMES: [&str; 9] = [
+pub const SETTING_NAMES: [&str; 13] = [
     "access_token_ttl_secs",
     "signing_alg",
     "assertion_algs",
@@ -46,7 +60,16 @@ pub const SETTING_NAMES: [&str; 9] = [
     "default_audience",
     "resources",
     "require_bound_tokens",
+    "rate_limit_client_requests",
+    "rate_limit_address_requests",
+    "rate_limit_address_failures",
+    "rate_limit_window_secs",
 ];
+
+/// Largest rate-limit budget (requests per window); 0 means unlimited.
+pub const MAX_RATE_LIMIT_BUDGET: u32 = 100_000_000;
+/// Longest rate-limit window: a day.
+pub const MAX_RATE_LIMIT_WINDOW_SECS: u32 = 86_400;
 
 const MAX_RESOURCES: usize = 100;
 const MAX_URI_LEN: usize = 2048;
@@ -144,6 +167,25 @@ impl TenantSettings {
                 "require_bound_tokens" => {
                     self.require_bound_tokens = !reset && boolean(key, value)?;
                 }
+                "rate_limit_client_requests" | "rate_limit_address_requests" | "rate_limit_address_failures" => {
+                    let budget = if reset {
+                        None
+                    } else {
+                        Some(uint_in(key, value, 0, MAX_RATE_LIMIT_BUDGET)?)
+                    };
+                    match key.as_str() {
+                        "rate_limit_client_requests" => self.rate_limit_client_requests = budget,
+                        "rate_limit_address_requests" => self.rate_limit_address_requests = budget,
+                        _ => self.rate_limit_address_failures = budget,
+                    }
+                }
+                "rate_limit_window_secs" => {
+                    self.rate_limit_window_secs = if reset {
+                        None
+                    } else {
+                        Some(uint_in(key, value, 1, MAX_RATE_LIMIT_WINDOW_SECS)?)
+                    }
+                }
                 "default_audience" => {
                     self.default_audience = if reset {
                         None
@@ -207,6 +249,34 @@ mod tests {
         assert_eq!(s.clock_skew_secs, 60);
         assert!(!s.strict_assertion_audience && !s.require_bound_tokens);
         assert!(s.default_audience.is_none() && s.resources.is_empty());
+        assert!(s.rate_limit_client_requests.is_none() && s.rate_limit_window_secs.is_none());
+    }
+
+    #[test]
+    fn rate_limits_apply_reset_and_are_bounded() {
+        let s = apply(
+            json!({"rate_limit_client_requests": 0, "rate_limit_address_requests": 100,
+            "rate_limit_address_failures": 5, "rate_limit_window_secs": 60}),
+        )
+        .unwrap();
+        assert_eq!(s.rate_limit_client_requests, Some(0));
+        assert_eq!(s.rate_limit_address_requests, Some(100));
+        assert_eq!(s.rate_limit_address_failures, Some(5));
+        assert_eq!(s.rate_limit_window_secs, Some(60));
+        let mut reset = s.clone();
+        reset
+            .apply(
+                json!({"rate_limit_address_failures": null, "rate_limit_window_secs": null})
+                    .as_object()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(reset.rate_limit_address_failures, None);
+        assert_eq!(reset.rate_limit_window_secs, None);
+        assert_eq!(reset.rate_limit_address_requests, Some(100));
+        // Stored settings from before these existed still load.
+        let old: TenantSettings = serde_json::from_str(r#"{"access_token_ttl_secs": 600}"#).unwrap();
+        assert_eq!(old.rate_limit_client_requests, None);
     }
 
     #[test]
@@ -235,6 +305,17 @@ mod tests {
             (json!({"default_audience": 3}), "default_audience"),
             (json!({"clock_skew_secs": 601}), "clock_skew_secs"),
             (json!({"ttl": 1}), "ttl"),
+            (json!({"rate_limit_client_requests": -1}), "rate_limit_client_requests"),
+            (
+                json!({"rate_limit_address_requests": 100_000_001}),
+                "rate_limit_address_requests",
+            ),
+            (
+                json!({"rate_limit_address_failures": "5"}),
+                "rate_limit_address_failures",
+            ),
+            (json!({"rate_limit_window_secs": 0}), "rate_limit_window_secs"),
+            (json!({"rate_limit_window_secs": 86_401}), "rate_limit_window_secs"),
         ] {
             assert_eq!(apply(body.clone()).unwrap_err().field, field, "{body}");
         }

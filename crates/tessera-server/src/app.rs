@@ -132,6 +132,8 @@ impl Application {
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let replay = crate::replay::ReplayRecorder::start(services.store.clone())
             .map_err(|e| StartError::Config(format!("cannot start the replay writer thread: {e}")))?;
+        let ratelimit = crate::ratelimit::RateLimiter::start(&config.ratelimit, metrics.clone())
+            .map_err(|e| StartError::Config(format!("cannot start the rate-limit thread: {e}")))?;
         let state = web::Data::new(AppState {
             services,
             cache: TenantCache::with_counters(metrics.cache_hits.clone(), metrics.cache_misses.clone()),
@@ -143,6 +145,12 @@ impl Application {
             metrics_addr,
             ui_policy: http::ui::policy_from_config(&config.admin),
             replay,
+            ratelimit,
+            client_ip_header: config
+                .proxy
+                .as_ref()
+                .and_then(|p| p.client_ip_header.as_ref())
+                .map(|h| h.to_ascii_lowercase()),
         });
         let mtls_addr = match &mtls_listener {
             Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {

@@ -3,7 +3,10 @@
 //! result is passed in explicitly; nothing is global, so tests can run many
 //! servers side by side.
 
+pub mod ratelimit;
 pub mod reference;
+
+pub use ratelimit::RateLimitConfig;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Prometheus metrics on their own listener (off unless configured).
     pub metrics: Option<MetricsConfig>,
+    #[serde(default)]
+    pub ratelimit: RateLimitConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -193,6 +198,9 @@ pub struct ProxyConfig {
     pub client_cert_format: String,
     #[serde(default)]
     pub trusted_peers: Vec<String>,
+    /// Header naming the client's address (e.g. `X-Forwarded-For`),
+    /// believed from trusted peers only; unset: the TCP peer's address.
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -291,8 +299,17 @@ pub enum ConfigError {
 }
 
 /// Sections a `TESSERA_<SECTION>_<KEY>` variable may address.
-const SECTIONS: [&str; 9] = [
-    "database", "keys", "http", "mtls", "admin", "outbound", "proxy", "log", "metrics",
+const SECTIONS: [&str; 10] = [
+    "database",
+    "keys",
+    "http",
+    "mtls",
+    "admin",
+    "outbound",
+    "proxy",
+    "log",
+    "metrics",
+    "ratelimit",
 ];
 
 /// Environment variables that are not configuration keys.
@@ -428,12 +445,20 @@ impl Config {
             if !matches!(proxy.client_cert_format.as_str(), "rfc9440" | "pem-urlencoded") {
                 return Err(invalid("proxy.client_cert_format", "must be rfc9440 or pem-urlencoded"));
             }
+            let bad_name =
+                |h: &str| h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if proxy.client_ip_header.as_deref().is_some_and(bad_name) {
+                return Err(invalid("proxy.client_ip_header", "not a valid header name"));
+            }
         }
         if let Some(m) = &self.metrics {
             m.listen
                 .parse::<SocketAddr>()
                 .map_err(|_| invalid("metrics.listen", "must be an address and port"))?;
         }
+        self.ratelimit
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be text or json"));
         }
@@ -450,6 +475,9 @@ impl Config {
             masked.admin.bootstrap_token = Some("<set, masked>".into());
         }
         masked.database.url = url_without_password(&masked.database.url);
+        if let Some(url) = &masked.ratelimit.redis_url {
+            masked.ratelimit.redis_url = Some(ratelimit::redact_url(url));
+        }
         toml::to_string(&masked).unwrap_or_default()
     }
 
@@ -624,11 +652,18 @@ trusted_peers = ["127.0.0.1/32"]
                 "TESSERA_DATABASE_URL".to_owned(),
                 "postgres://u:hunter2@db/x".to_owned(),
             ),
+            (
+                "TESSERA_RATELIMIT_REDIS_URL".to_owned(),
+                "redis://:swordfish@cache:6379/0".to_owned(),
+            ),
         ];
         let config = Config::load(None, env).unwrap();
         let text = config.to_masked_toml();
         assert!(
-            !text.contains(&"s".repeat(40)) && !text.contains("bWFzdGVy") && !text.contains("hunter2"),
+            !text.contains(&"s".repeat(40))
+                && !text.contains("bWFzdGVy")
+                && !text.contains("hunter2")
+                && !text.contains("swordfish"),
             "{text}"
         );
         assert!(text.contains("public_url") && text.contains("<set, masked>"), "{text}");
@@ -649,6 +684,11 @@ trusted_peers = ["127.0.0.1/32"]
             ("[http]\ntls_cert = \"a.pem\"", "http.tls_cert"),
             ("[admin]\nbootstrap_token = \"short\"", "admin.bootstrap_token"),
             ("[log]\nformat = \"xml\"", "log.format"),
+            ("[ratelimit]\nredis_url = \"http://cache\"", "ratelimit.redis_url"),
+            ("[ratelimit]\nwindow_secs = 0", "ratelimit.window_secs"),
+            ("[ratelimit]\nclient_requests = 100000001", "ratelimit.client_requests"),
+            ("[ratelimit]\nsync_interval_ms = 5", "ratelimit.sync_interval_ms"),
+            ("[ratelimit]\nkey_prefix = \"\"", "ratelimit.key_prefix"),
         ] {
             let f = file(text);
             let e = Config::load(Some(&f.path), no_env()).unwrap_err().to_string();

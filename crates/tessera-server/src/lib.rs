@@ -14,6 +14,7 @@ pub mod http;
 pub mod logging;
 pub mod master_key;
 pub mod metrics;
+pub mod ratelimit;
 pub mod reload;
 pub mod replay;
 pub mod service;

@@ -19,6 +19,11 @@ pub struct Metrics {
     pub db_checkouts: IntCounter,
     pub db_wait_seconds: prometheus::Counter,
     pub jwks_fetch_duration: prometheus::Histogram,
+    pub ratelimit_refusals: IntCounterVec,
+    pub ratelimit_tracked_keys: IntGauge,
+    pub ratelimit_evictions: IntCounter,
+    pub ratelimit_redis_syncs: IntCounterVec,
+    pub ratelimit_redis_up: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +104,37 @@ impl Default for Metrics {
             "Time spent waiting for a database connection from the pool",
         )
         .expect("metric");
+        let ratelimit_refusals = IntCounterVec::new(
+            Opts::new(
+                "tessera_ratelimit_refusals_total",
+                "Token requests refused with 429 by a rate limit, by tenant and kind (client, address, address_failures)",
+            ),
+            &["tenant", "kind"],
+        )
+        .expect("metric");
+        let ratelimit_tracked_keys = IntGauge::new(
+            "tessera_ratelimit_tracked_keys",
+            "Rate-limit keys (clients, addresses) tracked in memory",
+        )
+        .expect("metric");
+        let ratelimit_evictions = IntCounter::new(
+            "tessera_ratelimit_evictions_total",
+            "Rate-limit keys forgotten to stay within ratelimit.max_tracked_keys",
+        )
+        .expect("metric");
+        let ratelimit_redis_syncs = IntCounterVec::new(
+            Opts::new(
+                "tessera_ratelimit_redis_syncs_total",
+                "Rounds of sharing rate-limit counts through Redis, by outcome (ok, error)",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
+        let ratelimit_redis_up = IntGauge::new(
+            "tessera_ratelimit_redis_up",
+            "1 when the last rate-limit sync with Redis succeeded; 0 when it failed or Redis is not configured",
+        )
+        .expect("metric");
         let build_info = IntGauge::with_opts(
             Opts::new("tessera_build_info", "Build information").const_label("version", env!("CARGO_PKG_VERSION")),
         )
@@ -116,6 +152,11 @@ impl Default for Metrics {
             Box::new(db_checkouts.clone()),
             Box::new(db_wait_seconds.clone()),
             Box::new(jwks_fetch_duration.clone()),
+            Box::new(ratelimit_refusals.clone()),
+            Box::new(ratelimit_tracked_keys.clone()),
+            Box::new(ratelimit_evictions.clone()),
+            Box::new(ratelimit_redis_syncs.clone()),
+            Box::new(ratelimit_redis_up.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("register metric");
@@ -133,6 +174,11 @@ impl Default for Metrics {
             jwks_fetch_duration,
             db_checkouts,
             db_wait_seconds,
+            ratelimit_refusals,
+            ratelimit_tracked_keys,
+            ratelimit_evictions,
+            ratelimit_redis_syncs,
+            ratelimit_redis_up,
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct AppState {
     pub ui_policy: crate::service::SessionPolicy,
     /// Records accepted assertions' `jti`s in batches.
     pub replay: crate::replay::ReplayRecorder,
+    /// Token endpoint rate limits.
+    pub ratelimit: crate::ratelimit::RateLimiter,
+    /// `[proxy] client_ip_header`, lower case: where a trusted proxy names the client's address.
+    pub client_ip_header: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {

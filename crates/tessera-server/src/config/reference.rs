@@ -105,6 +105,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "proxy.trusted_peers",
         "Addresses or CIDRs the header is accepted from; ignored from anyone else.",
     ),
+    (
+        "proxy.client_ip_header",
+        "Header naming the client's address (e.g. X-Forwarded-For; its rightmost untrusted entry), believed from trusted_peers only; unset: the TCP peer.",
+    ),
     ("log.format", "text or json (same as --log-json)."),
     (
         "log.level",
@@ -113,6 +117,35 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "metrics.listen",
         "Prometheus /metrics listener (plain HTTP; keep it on loopback or a private network).",
+    ),
+    (
+        "ratelimit.redis_url",
+        "redis:// or rediss:// URL: rate-limit counts shared by every instance; unset: counted per instance.",
+    ),
+    ("ratelimit.key_prefix", "Prefix of the Redis keys written."),
+    (
+        "ratelimit.sync_interval_ms",
+        "How often local counts go to Redis and global ones come back (20 to 10000).",
+    ),
+    (
+        "ratelimit.max_tracked_keys",
+        "Rate-limit keys kept in memory at most; beyond, idle then least-used keys are forgotten.",
+    ),
+    (
+        "ratelimit.client_requests",
+        "Default successful token requests per client per window (0: unlimited); a tenant setting wins.",
+    ),
+    (
+        "ratelimit.address_requests",
+        "Default token requests per source address per window (0: unlimited); a tenant setting wins.",
+    ),
+    (
+        "ratelimit.address_failures",
+        "Default failed client authentications per source address per window (0: unlimited); a tenant setting wins.",
+    ),
+    (
+        "ratelimit.window_secs",
+        "Default rate-limit window in seconds; a tenant setting wins.",
     ),
 ];
 
@@ -138,7 +171,9 @@ fn everything() -> Config {
         client_cert_header: "x".into(),
         client_cert_format: "x".into(),
         trusted_peers: vec!["x".into()],
+        client_ip_header: Some("x".into()),
     });
+    c.ratelimit.redis_url = Some("x".into());
     c.metrics = Some(MetricsConfig { listen: "x".into() });
     c
 }
@@ -259,6 +294,9 @@ mod tests {
                 "http.listen" | "mtls.listen" | "metrics.listen" => "127.0.0.1:1",
                 "proxy.client_cert_format" => "rfc9440",
                 "proxy.trusted_peers" => "[\"127.0.0.1/32\"]",
+                "ratelimit.redis_url" => "redis://127.0.0.1:6379",
+                "ratelimit.sync_interval_ms" => "250",
+                "ratelimit.max_tracked_keys" => "1000",
                 "log.format" => "json",
                 "admin.bootstrap_token" => "0123456789abcdef0123456789abcdef",
                 "http.tls_cert" | "http.tls_key" => continue, // they go together

@@ -1,6 +1,7 @@
 //! Which client certificate a request presented: the one on its own TLS
 //! connection, or (from a trusted TLS-terminating proxy only) the one the
 //! proxy forwards in a header. From anyone else the header is ignored.
+//! The same trust decides the request's source address.
 
 use crate::tls::ConnInfo;
 use actix_web::HttpRequest;
@@ -37,4 +38,25 @@ pub fn presented_chain(
         .to_str()
         .map_err(|_| OAuthError::invalid_client("the forwarded client certificate is malformed"))?;
     Ok(vec![proxy.decode(value)?])
+}
+
+/// The address a request comes from: the TCP peer's, or, when the peer is
+/// a trusted proxy and `[proxy] client_ip_header` is set, the client's
+/// address the proxy names there (the rightmost entry it did not write
+/// itself). `None` only without a peer address.
+pub fn source_address(
+    req: &HttpRequest,
+    proxy: Option<&ProxySettings>,
+    ip_header: Option<&str>,
+) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    match (proxy, ip_header) {
+        (Some(proxy), Some(name)) => {
+            // Several header lines are one list (RFC 9110 §5.3); the proxy's is the last.
+            let lines: Vec<&str> = req.headers().get_all(name).map(|v| v.to_str().unwrap_or("?")).collect();
+            let forwarded = (!lines.is_empty()).then(|| lines.join(","));
+            Some(proxy.client_address(peer, forwarded.as_deref()))
+        }
+        _ => Some(peer),
+    }
 }

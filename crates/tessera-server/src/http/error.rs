@@ -59,5 +59,8 @@ pub fn error_response(e: &OAuthError) -> HttpResponse {
     if let Some(challenge) = e.www_authenticate(REALM) {
         res.insert_header((header::WWW_AUTHENTICATE, challenge));
     }
+    if let Some(secs) = e.retry_after_secs {
+        res.insert_header((header::RETRY_AFTER, secs));
+    }
     res.json(e.body())
 }

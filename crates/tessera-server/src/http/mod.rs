@@ -54,6 +54,9 @@ const READINESS_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 /// Ready to serve: the database answers, every migration is applied, the
 /// `system` tenant's signing keys load, and (when configured) the TLS
 /// certificate is loaded. Each part is named in the answer; nothing secret.
+/// `rate_limits` says where rate-limit counts live (`local`, `redis`, or
+/// `redis_unreachable`: per instance until Redis answers); it never makes
+/// the instance unready.
 async fn readyz(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let store = state.services.store.clone();
     let db = crate::cache::blocking(move || Ok(store.migrations_applied(READINESS_DB_TIMEOUT)?)).await;
@@ -80,6 +83,8 @@ async fn readyz(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Http
         "migrations": migrations,
         "signing_keys": if keys { "ok" } else { "unavailable" },
         "tls": tls,
+        // Informational: without Redis the limits are per instance, not unready.
+        "rate_limits": state.ratelimit.shared_state().as_str(),
     });
     if ready {
         HttpResponse::Ok().json(body)

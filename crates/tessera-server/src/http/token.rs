@@ -5,9 +5,11 @@
 //! insert), one signature, answer. No database read.
 
 use super::client_auth::{authenticate, read_request};
+use super::client_cert::source_address;
 use super::error::ApiError;
 use super::tenant_snapshot;
 use crate::cache::{CachedClient, TenantSnapshot};
+use crate::ratelimit::Kind;
 use crate::state::AppState;
 use crate::tls::ConnInfo;
 use actix_web::http::header;
@@ -38,6 +40,20 @@ pub async fn token(
 ) -> Result<HttpResponse, ApiError> {
     let started = std::time::Instant::now();
     let snap = tenant_snapshot(&state, &path).await?;
+    // Rate limits (docs/rate-limiting.md): the address's budgets before
+    // anything is parsed or verified; the client's once it has proven who it is.
+    let limits = state.ratelimit.limits(&snap.settings);
+    let source = if limits.any() {
+        source_address(&req, state.proxy.as_ref(), state.client_ip_header.as_deref())
+            .map(tessera_core::ratelimit::address_key)
+    } else {
+        None
+    };
+    if let Some(address) = &source {
+        if let Err((kind, secs)) = state.ratelimit.request_from(&snap.id, address, &limits) {
+            return Err(rate_limited(&state, &snap.id, kind, secs, started).into());
+        }
+    }
     let (form, authorization, conn) = read_request(&req, payload, &state, &snap).await?;
     let authorization = authorization.as_deref();
     let presented = credential_label(authorization, &form, !conn.client_chain.is_empty());
@@ -47,11 +63,26 @@ pub async fn token(
         Ok(()) => match authenticate(&state, &snap, &form, authorization, &conn).await {
             Ok((client_id, client, challenge)) => {
                 method = client.metadata.token_endpoint_auth_method.as_str();
-                issue(&snap, &form, &client_id, client, challenge, &conn)
-                    .map_err(|e| (e, Some(client_id.clone())))
-                    .map(|res| (res, client_id))
+                match state.ratelimit.client_success(&snap.id, client_id.as_str(), &limits) {
+                    Ok(()) => issue(&snap, &form, &client_id, client, challenge, &conn)
+                        .map_err(|e| (e, Some(client_id.clone())))
+                        .map(|res| (res, client_id)),
+                    Err(secs) => {
+                        state
+                            .metrics
+                            .ratelimit_refusals
+                            .with_label_values(&[&snap.id, Kind::Client.as_str()])
+                            .inc();
+                        Err((limit_error(Kind::Client, secs), Some(client_id)))
+                    }
+                }
             }
-            Err(refusal) => Err(refusal),
+            Err(refusal) => {
+                if let (Some(address), ErrorCode::InvalidClient) = (&source, refusal.0.code) {
+                    state.ratelimit.failure_from(&snap.id, address, &limits);
+                }
+                Err(refusal)
+            }
         },
         Err(e) => Err((e, None)),
     };
@@ -94,6 +125,49 @@ pub async fn token(
             Err(e.into())
         }
     }
+}
+
+/// The refusal of a request over a rate limit: `slow_down`, 429, `Retry-After`.
+fn limit_error(kind: Kind, retry_after_secs: u64) -> OAuthError {
+    let what = match kind {
+        Kind::Client => "too many token requests for this client",
+        Kind::Address => "too many token requests from this address",
+        Kind::AddressFailures => "too many failed client authentications from this address",
+    };
+    OAuthError::slow_down(format!("{what}; retry after {retry_after_secs} s"), retry_after_secs)
+}
+
+/// Counts and logs a refusal made before the request was read.
+fn rate_limited(
+    state: &AppState,
+    tenant: &str,
+    kind: Kind,
+    retry_after_secs: u64,
+    started: std::time::Instant,
+) -> OAuthError {
+    let e = limit_error(kind, retry_after_secs);
+    state
+        .metrics
+        .ratelimit_refusals
+        .with_label_values(&[tenant, kind.as_str()])
+        .inc();
+    state
+        .metrics
+        .token_requests
+        .with_label_values(&[tenant, "none", e.code.as_str()])
+        .inc();
+    tracing::info!(
+        target: "tessera::token",
+        tenant = %tenant,
+        client_id = "-",
+        method = "-",
+        outcome = e.code.as_str(),
+        reason = %e.description,
+        limit = kind.as_str(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "token request"
+    );
+    e
 }
 
 /// The kind of credential a request carries, for metrics (bounded values).

@@ -45,5 +45,6 @@ mod master_key;
 mod mtls;
 mod operations;
 mod process;
+mod ratelimit;
 mod token;
 mod ui;

@@ -458,6 +458,7 @@ async fn proxy_header_is_honoured_from_trusted_peers_only(backend: Backend) {
             client_cert_header: "Client-Cert".into(),
             client_cert_format: "rfc9440".into(),
             trusted_peers: vec!["127.0.0.1/32".into()],
+            client_ip_header: None,
         });
     })
     .await;

@@ -32,7 +32,7 @@ impl Page {
     }
 
     /// The value of the first `<input name="NAME" ... value="...">`.
-    fn input(&self, name: &str) -> String {
+    pub(crate) fn input(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self.body.find(&marker).unwrap_or_else(|| panic!("no input {name}")) + marker.len();
         self.body[start..].split('"').next().unwrap().to_owned()
@@ -52,7 +52,7 @@ fn cookie_value<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Opti
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self::at(&app.base_url)
     }
 
@@ -135,7 +135,7 @@ fn services(app: &TestApp) -> Services {
     tessera_server::app::open_services(&app.config).unwrap()
 }
 
-fn add_user(app: &TestApp, name: &str, tenant: Option<&str>) {
+pub(crate) fn add_user(app: &TestApp, name: &str, tenant: Option<&str>) {
     services(app)
         .create_admin_user(name, tenant, PASSWORD, &AuditEntry::new("test", None))
         .unwrap();

@@ -35,6 +35,21 @@ pub struct TenantSettings {
     default_audience: Option<String>,
     resources: Option<Vec<String>>,
     require_bound_tokens: Option<bool>,
+    /// Successful token requests per client per window; 0: unlimited;
+    /// `null`: the instance's `[ratelimit] client_requests`.
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    rate_limit_client_requests: Option<u32>,
+    /// Token requests per source address per window; 0: unlimited;
+    /// `null`: the instance's `[ratelimit] address_requests`.
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    rate_limit_address_requests: Option<u32>,
+    /// Failed client authentications per source address per window; 0:
+    /// unlimited; `null`: the instance's `[ratelimit] address_failures`.
+    #[schema(minimum = 0, maximum = 100_000_000)]
+    rate_limit_address_failures: Option<u32>,
+    /// The rate-limit window in seconds; `null`: the instance's `[ratelimit] window_secs`.
+    #[schema(minimum = 1, maximum = 86_400)]
+    rate_limit_window_secs: Option<u32>,
 }
 
 #[derive(ToSchema, serde::Serialize)]
@@ -69,6 +84,11 @@ pub struct Tenant {
     default_audience: Option<String>,
     resources: Vec<String>,
     require_bound_tokens: bool,
+    /// `null`: the instance's default applies (docs/rate-limiting.md).
+    rate_limit_client_requests: Option<u32>,
+    rate_limit_address_requests: Option<u32>,
+    rate_limit_address_failures: Option<u32>,
+    rate_limit_window_secs: Option<u32>,
     created_at: i64,
     updated_at: i64,
 }

@@ -81,7 +81,9 @@ pub async fn login_submit(
     }
     let username = form.text("username");
     let password = form.get("password").to_owned();
-    let source = req.peer_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let source =
+        crate::http::client_cert::source_address(&req, state.proxy.as_ref(), state.client_ip_header.as_deref())
+            .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let (services, policy) = (state.services.clone(), state.ui_policy);
     let (name, src) = (username.clone(), source.clone());
     let outcome = blocking(move || services.login(&name, &password, &src, &policy)).await?;

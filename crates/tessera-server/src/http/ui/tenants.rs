@@ -228,7 +228,18 @@ pub struct SettingsForm {
     pub default_audience: String,
     pub resources: String,
     pub require_bound_tokens: bool,
+    /// Rate limits: empty means the server's default.
+    pub rate_limits: [String; 4],
 }
+
+/// Rate-limit settings, in the order of `SettingsForm::rate_limits`; an
+/// empty field is `null` (the server's `[ratelimit]` default).
+pub const RATE_LIMIT_FIELDS: [&str; 4] = [
+    "rate_limit_client_requests",
+    "rate_limit_address_requests",
+    "rate_limit_address_failures",
+    "rate_limit_window_secs",
+];
 
 const NUMBER_FIELDS: [&str; 3] = [
     "access_token_ttl_secs",
@@ -254,6 +265,7 @@ impl SettingsForm {
             default_audience: s(t, "default_audience"),
             resources: list("resources").join("\n"),
             require_bound_tokens: t["require_bound_tokens"] == Value::Bool(true),
+            rate_limits: RATE_LIMIT_FIELDS.map(|k| t[k].as_u64().map(|n| n.to_string()).unwrap_or_default()),
         }
     }
 
@@ -269,6 +281,7 @@ impl SettingsForm {
             default_audience: f.text("default_audience"),
             resources: f.get("resources").to_owned(),
             require_bound_tokens: f.checked("require_bound_tokens"),
+            rate_limits: RATE_LIMIT_FIELDS.map(|k| f.text(k)),
         }
     }
 
@@ -317,7 +330,25 @@ impl SettingsForm {
             },
         );
         obj.insert("require_bound_tokens".into(), json!(self.require_bound_tokens));
+        for (field, raw) in RATE_LIMIT_FIELDS.iter().zip(&self.rate_limits) {
+            let raw = raw.trim();
+            if raw.is_empty() {
+                obj.insert((*field).into(), Value::Null);
+            } else {
+                match raw.parse::<u64>() {
+                    Ok(n) => {
+                        obj.insert((*field).into(), json!(n));
+                    }
+                    Err(_) => errors.add(field, "must be a whole number, or empty for the server's default"),
+                }
+            }
+        }
         Value::Object(obj)
+    }
+
+    /// The typed value of rate-limit field `i` (see `RATE_LIMIT_FIELDS`).
+    pub fn rate_limit(&self, i: &usize) -> &str {
+        self.rate_limits.get(*i).map_or("", String::as_str)
     }
 
     pub fn has_alg(&self, alg: &&str) -> bool {
@@ -332,11 +363,20 @@ struct SettingsPage {
     tenant: String,
     form: SettingsForm,
     algs: Vec<&'static str>,
+    /// (index in the form, field name, label).
+    rate_limit_fields: [(usize, &'static str, &'static str); 4],
     errors: FieldErrors,
     other_errors: Vec<String>,
 }
 
-const SETTINGS_FIELDS: [&str; 10] = [
+const RATE_LIMIT_LABELS: [&str; 4] = [
+    "Successful token requests per client",
+    "Token requests per source address",
+    "Failed client authentications per source address",
+    "Window (seconds)",
+];
+
+const SETTINGS_FIELDS: [&str; 14] = [
     "display_name",
     "access_token_ttl_secs",
     "signing_alg",
@@ -347,6 +387,10 @@ const SETTINGS_FIELDS: [&str; 10] = [
     "default_audience",
     "resources",
     "require_bound_tokens",
+    "rate_limit_client_requests",
+    "rate_limit_address_requests",
+    "rate_limit_address_failures",
+    "rate_limit_window_secs",
 ];
 
 fn settings_page_for(layout: Layout, tenant: String, form: SettingsForm, errors: FieldErrors) -> Page {
@@ -363,6 +407,7 @@ fn settings_page_for(layout: Layout, tenant: String, form: SettingsForm, errors:
             tenant,
             form,
             algs: SigningAlg::ALL.iter().map(|a| a.as_str()).collect(),
+            rate_limit_fields: std::array::from_fn(|i| (i, RATE_LIMIT_FIELDS[i], RATE_LIMIT_LABELS[i])),
             errors,
             other_errors,
         },
