@@ -1,0 +1,54 @@
+//! Replays every committed seed (`fuzz/seeds/<target>/`) and every input the
+//! fuzzer ever found (`fuzz/regressions/<target>/`) through the same harness
+//! functions the fuzz targets call, so plain `cargo test` (and CI, which has
+//! no fuzzer) keeps each finding fixed.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use tessera_fuzz_harness::TARGETS;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != ".gitkeep"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn replay(kind: &str) -> usize {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (target, harness) in TARGETS {
+        for file in files(&fuzz_dir().join(kind).join(target)) {
+            let data = std::fs::read(&file).unwrap();
+            count += 1;
+            if std::panic::catch_unwind(|| harness(&data)).is_err() {
+                failures.push(file.display().to_string());
+            }
+        }
+    }
+    assert!(failures.is_empty(), "inputs that fail their harness: {failures:#?}");
+    count
+}
+
+#[test]
+fn every_seed_passes_its_harness() {
+    for (target, _) in TARGETS {
+        let seeds = files(&fuzz_dir().join("seeds").join(target));
+        assert!(!seeds.is_empty(), "fuzz/seeds/{target} has no seed");
+    }
+    assert!(replay("seeds") >= TARGETS.len());
+}
+
+#[test]
+fn every_found_input_stays_fixed() {
+    replay("regressions");
+}
