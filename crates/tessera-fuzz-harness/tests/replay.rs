@@ -56,12 +56,12 @@ fn every_found_input_stays_fixed() {
     replay("regressions");
 }
 
-/// The corpus a fuzzing run grew (git-ignored, so not in CI), replayed in
-/// this debug build: overflow checks and debug assertions, which the
-/// optimized fuzz build lacks, judge every input the fuzzer kept.
-/// `cargo test -p tessera-fuzz-harness -- --ignored` after `scripts/fuzz`.
+/// The corpus a fuzzing run grew (git-ignored, so not in CI), replayed on
+/// the stable test build: checks a fix against every input the fuzzer
+/// kept, without the fuzzer. `cargo test -p tessera-fuzz-harness --
+/// --ignored` after `scripts/fuzz`.
 #[test]
 #[ignore = "needs a local fuzz/corpus from scripts/fuzz"]
-fn the_local_corpus_passes_with_debug_assertions() {
+fn the_local_corpus_passes() {
     println!("replayed {} corpus inputs", replay("corpus"));
 }
