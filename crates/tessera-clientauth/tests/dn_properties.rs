@@ -50,15 +50,20 @@ struct Style {
 }
 
 fn style() -> impl Strategy<Value = Style> {
-    (0u8..4, any::<bool>(), any::<bool>(), prop::option::of(1usize..4), any::<bool>()).prop_map(
-        |(type_form, flip_case, spaces, hex_every, reverse_avas)| Style {
+    (
+        0u8..4,
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of(1usize..4),
+        any::<bool>(),
+    )
+        .prop_map(|(type_form, flip_case, spaces, hex_every, reverse_avas)| Style {
             type_form,
             flip_case,
             spaces,
             hex_every,
             reverse_avas,
-        },
-    )
+        })
 }
 
 fn flip(s: &str) -> String {

@@ -21,8 +21,11 @@ pub use jwt_assertion::jwt_assertion;
 pub use proxy_header::proxy_header;
 pub use token_request::token_request;
 
+/// What a target does with one input.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by the name of its fuzz target and seed directory.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Harness); 5] = [
     ("token_request", token_request),
     ("jwt_assertion", jwt_assertion),
     ("certificate", certificate),
