@@ -245,21 +245,25 @@ impl UnverifiedAssertion {
                     .ok_or_else(|| refuse(format!("the assertion's {name} must be a number"))),
             }
         };
+        // Times are the client's numbers, anything up to i64::MAX or
+        // i64::MIN: saturate, so that extremes fail the rules, not overflow.
         let skew = policy.clock_skew_secs;
         let exp = time("exp")?.ok_or_else(|| refuse("the assertion has no exp"))?;
-        if exp + skew <= now {
+        if exp.saturating_add(skew) <= now {
             return Err(refuse("assertion expired"));
         }
         let nbf = time("nbf")?;
-        if nbf.is_some_and(|nbf| nbf - skew > now) {
+        if nbf.is_some_and(|nbf| nbf.saturating_sub(skew) > now) {
             return Err(refuse("the assertion is not valid yet (nbf is in the future)"));
         }
         let iat = time("iat")?;
-        if iat.is_some_and(|iat| iat - skew > now) {
+        if iat.is_some_and(|iat| iat.saturating_sub(skew) > now) {
             return Err(refuse("the assertion's iat is in the future"));
         }
         let start = iat.or(nbf).unwrap_or(now);
-        if exp - start > policy.max_lifetime_secs || exp > now + policy.max_lifetime_secs + skew {
+        if exp.saturating_sub(start) > policy.max_lifetime_secs
+            || exp > now.saturating_add(policy.max_lifetime_secs).saturating_add(skew)
+        {
             return Err(refuse(format!(
                 "the assertion's lifetime exceeds {} seconds",
                 policy.max_lifetime_secs
@@ -272,7 +276,7 @@ impl UnverifiedAssertion {
         };
         Ok(VerifiedAssertion {
             jti,
-            replay_until: exp + skew,
+            replay_until: exp.saturating_add(skew),
         })
     }
 }

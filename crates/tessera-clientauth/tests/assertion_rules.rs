@@ -213,6 +213,27 @@ fn time_rules() {
     assert!(check(&with(json!({"iat": NOW + 30})), &c.keys, false).is_ok());
 }
 
+/// Extreme times (found by fuzzing: they overflowed the arithmetic) are
+/// refused by the rule they break; nearby sane times still pass.
+#[test]
+fn extreme_times_are_refused_without_overflow() {
+    let c = ec_client(Some("k1"));
+    let with = |o: Value| sign(c.signer.as_ref(), Some("k1"), None, &claims(o));
+    for (overrides, rule) in [
+        (json!({"exp": i64::MAX}), "lifetime"),
+        (json!({"exp": 1e300}), "lifetime"),
+        (json!({"exp": i64::MIN}), "expired"),
+        (json!({"iat": i64::MIN}), "lifetime"),
+        (json!({"iat": null, "nbf": i64::MIN}), "lifetime"),
+        (json!({"iat": i64::MAX}), "iat"),
+        (json!({"iat": null, "nbf": i64::MAX}), "nbf"),
+    ] {
+        let e = check(&with(overrides.clone()), &c.keys, false).unwrap_err();
+        assert!(e.contains(rule), "{overrides}: {e}");
+    }
+    assert!(check(&with(json!({"iat": NOW - 59, "exp": NOW + 240})), &c.keys, false).is_ok());
+}
+
 #[test]
 fn identity_and_jti_rules() {
     let c = ec_client(Some("k1"));
