@@ -21,6 +21,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    /// The request (its body) did not arrive in time: 408, `invalid_request`.
+    RequestTimeout,
     ServerError,
 }
 
@@ -39,7 +41,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
-            ErrorCode::PayloadTooLarge => "invalid_request",
+            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout => "invalid_request",
             ErrorCode::ServerError => "server_error",
         }
     }
@@ -52,6 +54,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::ServerError => 500,
             _ => 400,
         }
@@ -187,5 +190,7 @@ mod tests {
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
         assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "invalid_request");
+        assert_eq!(ErrorCode::RequestTimeout.status(), 408);
+        assert_eq!(ErrorCode::RequestTimeout.as_str(), "invalid_request");
     }
 }
