@@ -34,6 +34,7 @@ mod assertions;
 mod cli;
 mod discovery;
 mod fleet;
+mod hostile_http;
 mod interop;
 mod introspection;
 mod isolation;
