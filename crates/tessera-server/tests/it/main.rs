@@ -35,6 +35,7 @@ mod cli;
 mod discovery;
 mod fleet;
 mod hostile_http;
+mod hostile_paths;
 mod interop;
 mod introspection;
 mod isolation;
