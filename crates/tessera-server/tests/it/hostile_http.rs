@@ -8,6 +8,7 @@ use base64::Engine;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use tessera_server::config::Config;
 use tessera_testkit::raw_http::{self, RawAnswer, RawTls};
 use tessera_testkit::{Backend, TestApp, TestDb};
 
@@ -26,11 +27,17 @@ pub struct Target {
 }
 
 pub async fn target(backend: Backend) -> Option<Target> {
+    target_with(backend, |_| {}).await
+}
+
+/// [`target`], with more configuration.
+pub async fn target_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<Target> {
     let db = std::sync::Arc::new(TestDb::new(backend)?);
     let app = TestApp::spawn_on(db, |c| {
         c.http.client_request_timeout_secs = CLIENT_TIMEOUT_SECS;
         c.http.body_timeout_secs = CLIENT_TIMEOUT_SECS;
         c.http.tls_handshake_timeout_secs = CLIENT_TIMEOUT_SECS;
+        tweak(c);
     })
     .await;
     app.create_tenant("acme", json!({})).await;

@@ -34,6 +34,7 @@ mod assertions;
 mod cli;
 mod discovery;
 mod fleet;
+mod hostile_certs;
 mod hostile_credentials;
 mod hostile_http;
 mod hostile_paths;
