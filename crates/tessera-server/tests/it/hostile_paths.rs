@@ -43,6 +43,9 @@ fn tricks() -> Vec<String> {
     ids
 }
 
+/// A public endpoint call: method, path, headers, body.
+type PublicCall<'a> = (&'a str, String, &'a [(&'a str, &'a str)], &'a str);
+
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -82,7 +85,7 @@ async fn tenant_path_tricks_are_404_without_a_lookup(backend: Backend) {
     ];
     let misses_before = cache_misses(&t.app).await;
     for id in tricks() {
-        let public: [(&str, String, &[(&str, &str)], &str); 5] = [
+        let public: [PublicCall<'_>; 5] = [
             (
                 "POST",
                 format!("/t/{id}/oauth2/token"),
