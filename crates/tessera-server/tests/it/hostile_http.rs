@@ -168,6 +168,7 @@ async fn oversized_requests_are_refused(backend: Backend) {
         exchange(t.app.addr, token_request(&[("Authorization", huge.as_bytes())], b"x")).await;
     }
     let peak = raw_http::resident_kib(true);
+    eprintln!("peak resident memory after the burst: {peak} KiB");
     assert!(peak < MEMORY_BOUND_KIB, "peak resident memory {peak} KiB");
     t.still_serving().await;
 }
