@@ -32,6 +32,8 @@ pub const JWT_BEARER_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:j
 pub const MAX_ASSERTION_LEN: usize = 16 * 1024;
 /// Longest `jti` accepted.
 pub const MAX_JTI_LEN: usize = 256;
+/// Latest `exp`, `nbf` or `iat` taken as a time (9999-12-31T23:59:59Z).
+const MAX_TIME: i64 = 253_402_300_799;
 
 /// The tenant's rules for assertions.
 #[derive(Debug, Clone)]
@@ -241,8 +243,12 @@ impl UnverifiedAssertion {
                 Some(v) => v
                     .as_i64()
                     .or_else(|| v.as_f64().map(|f| f as i64))
-                    .map(Some)
-                    .ok_or_else(|| refuse(format!("the assertion's {name} must be a number"))),
+                    .ok_or_else(|| refuse(format!("the assertion's {name} must be a number")))
+                    // Out-of-range times would overflow the arithmetic below.
+                    .and_then(|t| match t {
+                        0..=MAX_TIME => Ok(Some(t)),
+                        _ => Err(refuse(format!("the assertion's {name} is out of range"))),
+                    }),
             }
         };
         // Times are the client's numbers, anything up to i64::MAX or

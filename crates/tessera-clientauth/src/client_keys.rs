@@ -9,6 +9,9 @@ use serde_json::Value;
 
 /// Smallest RSA modulus accepted.
 const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus accepted: ring verifies up to 8192 bits, so a larger
+/// key would register and then refuse every assertion (and costs more per check).
+const MAX_RSA_BITS: usize = 8192;
 
 /// One key and a verifier for each algorithm it may be used with.
 pub struct ClientKey {
@@ -51,8 +54,12 @@ fn algs_for(jwk: &serde_json::Map<String, Value>) -> Result<&'static [&'static s
             let n = jwk.get("n").and_then(Value::as_str).ok_or("RSA key without n")?;
             let bytes = URL_SAFE_NO_PAD.decode(n).map_err(|_| "RSA key: n is not base64url")?;
             let leading = bytes.iter().take_while(|b| **b == 0).count();
-            if (bytes.len() - leading) * 8 < MIN_RSA_BITS {
+            let bits = (bytes.len() - leading) * 8;
+            if bits < MIN_RSA_BITS {
                 return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
+            }
+            if bits > MAX_RSA_BITS {
+                return Err(format!("RSA keys must have at most {MAX_RSA_BITS} bits"));
             }
             &["RS256", "PS256"]
         }
@@ -165,5 +172,30 @@ impl ClientKeySet {
                 Ok(first)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rsa_jwk_of_bytes(len: usize) -> serde_json::Map<String, Value> {
+        let mut n = vec![0xC5u8; len];
+        n[len - 1] |= 1;
+        json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": "AQAB"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn rsa_moduli_are_bounded_both_ways() {
+        assert!(algs_for(&rsa_jwk_of_bytes(256)).is_ok(), "2048 bits");
+        assert!(algs_for(&rsa_jwk_of_bytes(1024)).is_ok(), "8192 bits");
+        let small = algs_for(&rsa_jwk_of_bytes(255)).unwrap_err();
+        assert!(small.contains("at least 2048"), "{small}");
+        let huge = algs_for(&rsa_jwk_of_bytes(2048)).unwrap_err();
+        assert!(huge.contains("at most 8192"), "{huge}");
     }
 }

@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tessera_core::error::Challenge;
-use tessera_core::form::Form;
+use tessera_core::form::{decode_strict, Form};
 use tessera_core::{AuthMethod, OAuthError};
 use zeroize::Zeroizing;
 
@@ -166,19 +166,13 @@ fn parse_basic(header: &[u8]) -> Result<(String, Zeroizing<String>), OAuthError>
     let (id, secret) = decoded
         .split_once(':')
         .ok_or_else(|| basic_error("malformed Basic credentials"))?;
-    let id = form_decode(id);
-    let secret = Zeroizing::new(form_decode(secret));
+    let malformed = |_| basic_error("malformed Basic credentials");
+    let id = decode_strict(id.as_bytes()).map_err(malformed)?;
+    let secret = Zeroizing::new(decode_strict(secret.as_bytes()).map_err(malformed)?);
     if id.is_empty() || secret.is_empty() {
         return Err(basic_error("malformed Basic credentials"));
     }
     Ok((id, secret))
-}
-
-fn form_decode(part: &str) -> String {
-    form_urlencoded::parse(format!("x={part}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -204,6 +198,18 @@ mod tests {
         assert_eq!(s.method, AuthMethod::ClientSecretBasic);
         // A matching client_id in the body is fine.
         assert!(PresentedCredentials::extract(Some(&basic("c1", "s")), &form("client_id=c1")).is_ok());
+    }
+
+    #[test]
+    fn malformed_basic_parts_are_invalid_client_not_replaced() {
+        for (id, secret) in [("c1", "%zz"), ("c1", "s%"), ("c%FF", "s"), ("c1", "s%00")] {
+            let e = PresentedCredentials::extract(Some(&basic(id, secret)), &form("grant_type=x")).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{id}:{secret}");
+            assert_eq!(e.challenge, Challenge::Basic);
+        }
+        let raw = format!("Basic {}", STANDARD.encode(b"\xff\xfe:s")).into_bytes();
+        let e = PresentedCredentials::extract(Some(&raw), &form("grant_type=x")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClient);
     }
 
     #[test]

@@ -211,6 +211,20 @@ fn time_rules() {
         .unwrap_err()
         .contains("iat"));
     assert!(check(&with(json!({"iat": NOW + 30})), &c.keys, false).is_ok());
+    // Times beyond any calendar are refused, not overflowed.
+    for huge in [
+        json!({"exp": 184_467_440_737_095_516_160.0_f64}),
+        json!({"exp": i64::MAX}),
+        json!({"nbf": i64::MIN}),
+        json!({"iat": -1}),
+        json!({"exp": u64::MAX}),
+    ] {
+        let e = check(&with(huge.clone()), &c.keys, false).unwrap_err();
+        assert!(
+            e.contains("out of range") || e.contains("must be a number"),
+            "{huge}: {e}"
+        );
+    }
 }
 
 /// Extreme times (found by fuzzing: they overflowed the arithmetic) are

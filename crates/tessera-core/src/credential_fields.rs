@@ -12,6 +12,10 @@ pub const MAC_ASSERTION_ALGS: [&str; 3] = ["HS256", "HS384", "HS512"];
 
 /// Most keys a registered JWK Set may hold.
 pub const MAX_JWKS_KEYS: usize = 20;
+/// Longest `kid` (it is echoed in summaries and compared per assertion).
+pub const MAX_KID_LEN: usize = 256;
+/// Most certificates a key's `x5c` chain may hold (the mTLS chain limit).
+pub const MAX_X5C_CERTIFICATES: usize = 8;
 /// Members that only private (or symmetric) JWKs carry.
 const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
@@ -147,6 +151,25 @@ pub fn check_public_jwks(set: &Value) -> Result<(), String> {
             Some("RSA" | "EC" | "OKP") => {}
             _ => return Err(format!("key {i}: kty must be RSA, EC or OKP")),
         }
+        match obj.get("kid") {
+            None => {}
+            Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {}
+            Some(_) => {
+                return Err(format!(
+                    "key {i}: kid must be a string of 1 to {MAX_KID_LEN} characters"
+                ))
+            }
+        }
+        match obj.get("x5c") {
+            None => {}
+            Some(Value::Array(chain))
+                if (1..=MAX_X5C_CERTIFICATES).contains(&chain.len()) && chain.iter().all(Value::is_string) => {}
+            Some(_) => {
+                return Err(format!(
+                    "key {i}: x5c must be an array of 1 to {MAX_X5C_CERTIFICATES} base64 certificates"
+                ))
+            }
+        }
         if let Some(u) = obj.get("use") {
             if u.as_str() != Some("sig") {
                 return Err(format!("key {i}: use must be \"sig\""));
@@ -169,4 +192,39 @@ pub fn check_https_uri(raw: &str) -> Result<(), String> {
         return Err("must have a host and no fragment or credentials".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kids_are_bounded_strings() {
+        let with_kid = |kid: Value| json!({"keys": [{"kty": "EC", "kid": kid}]});
+        assert!(check_public_jwks(&with_kid(json!("k".repeat(MAX_KID_LEN)))).is_ok());
+        assert!(
+            check_public_jwks(&json!({"keys": [{"kty": "EC"}]})).is_ok(),
+            "kid is optional"
+        );
+        for bad in [json!("k".repeat(MAX_KID_LEN + 1)), json!(""), json!(7), json!(["k"])] {
+            let e = check_public_jwks(&with_kid(bad)).unwrap_err();
+            assert!(e.contains("kid must be"), "{e}");
+        }
+    }
+
+    #[test]
+    fn x5c_chains_are_bounded() {
+        let with_x5c = |x5c: Value| json!({"keys": [{"kty": "EC", "x5c": x5c}]});
+        assert!(check_public_jwks(&with_x5c(json!(vec!["MII"; MAX_X5C_CERTIFICATES]))).is_ok());
+        for bad in [
+            json!(vec!["MII"; MAX_X5C_CERTIFICATES + 1]),
+            json!([]),
+            json!("MII"),
+            json!([7]),
+        ] {
+            let e = check_public_jwks(&with_x5c(bad)).unwrap_err();
+            assert!(e.contains("x5c must be"), "{e}");
+        }
+    }
 }

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     /// code is RFC 8628 §3.5's `slow_down`, the one registered OAuth
     /// error that means "too fast" at the token endpoint.
     SlowDown,
+    /// The request (its body) did not arrive in time: 408, `invalid_request`.
+    RequestTimeout,
     ServerError,
 }
 
@@ -43,7 +45,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
-            ErrorCode::PayloadTooLarge => "invalid_request",
+            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout => "invalid_request",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ServerError => "server_error",
         }
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::SlowDown => 429,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::ServerError => 500,
             _ => 400,
         }
@@ -207,5 +210,7 @@ mod tests {
         let limited = OAuthError::slow_down("too many requests", 0);
         assert_eq!((limited.status(), limited.code.as_str()), (429, "slow_down"));
         assert_eq!(limited.retry_after_secs, Some(1));
+        assert_eq!(ErrorCode::RequestTimeout.status(), 408);
+        assert_eq!(ErrorCode::RequestTimeout.as_str(), "invalid_request");
     }
 }

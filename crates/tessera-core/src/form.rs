@@ -14,13 +14,24 @@ impl Form {
 
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let mut map = HashMap::new();
-        for (name, value) in form_urlencoded::parse(body) {
+        for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
             if map.len() >= Self::MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
+            let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
             // Names are echoed in descriptions: keep them short and printable.
-            let shown: String = name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
-            if map.insert(name.into_owned(), value.into_owned()).is_some() {
+            let shown: String = String::from_utf8_lossy(raw_name)
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(40)
+                .collect();
+            let decoded = decode_strict(raw_name).and_then(|n| Ok((n, decode_strict(raw_value)?)));
+            let (name, value) =
+                decoded.map_err(|problem| OAuthError::invalid_request(format!("parameter '{shown}' {problem}")))?;
+            if map.insert(name, value).is_some() {
                 return Err(OAuthError::invalid_request(format!("parameter '{shown}' is repeated")));
             }
         }
@@ -34,6 +45,42 @@ impl Form {
 
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
+    }
+}
+
+/// Decodes one form-encoded name or value (`+` is a space), refusing what
+/// lossy decoding would hide: a `%` without two hex digits after it, bytes
+/// that do not decode to UTF-8, and NUL.
+pub fn decode_strict(part: &[u8]) -> Result<String, &'static str> {
+    let mut decoded = Vec::with_capacity(part.len());
+    let mut rest = part;
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'+' {
+            decoded.push(b' ');
+            rest = tail;
+        } else if b == b'%' {
+            let byte = match tail {
+                [hi, lo, ..] if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => hex(*hi) << 4 | hex(*lo),
+                _ => return Err("has a '%' not followed by two hex digits"),
+            };
+            decoded.push(byte);
+            rest = &tail[2..];
+        } else {
+            decoded.push(b);
+            rest = tail;
+        }
+    }
+    if decoded.contains(&0) {
+        return Err("contains NUL");
+    }
+    String::from_utf8(decoded).map_err(|_| "is not UTF-8")
+}
+
+fn hex(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
     }
 }
 
@@ -68,6 +115,32 @@ mod tests {
     fn empty_values_count_as_absent() {
         let f = Form::parse(b"scope=").unwrap();
         assert_eq!(f.get("scope"), None);
+    }
+
+    #[test]
+    fn malformed_encoding_is_refused_not_replaced() {
+        for (body, problem) in [
+            (&b"scope=%zz"[..], "two hex digits"),
+            (b"scope=%", "two hex digits"),
+            (b"scope=a%4", "two hex digits"),
+            (b"scope=%+1", "two hex digits"),
+            (b"scope=%FF%FE", "not UTF-8"),
+            (b"scope=\xff", "not UTF-8"),
+            (b"\xc0\xaf=1", "not UTF-8"),
+            (b"scope=read%00", "NUL"),
+            (b"scope=read\0", "NUL"),
+        ] {
+            let e = Form::parse(body).unwrap_err();
+            assert_eq!(e.code.as_str(), "invalid_request");
+            assert!(e.description.contains(problem), "{body:?}: {}", e.description);
+        }
+    }
+
+    #[test]
+    fn well_formed_encoding_is_decoded() {
+        let f = Form::parse(b"scope=%C3%A9t%c3%a9+x&a=%25").unwrap();
+        assert_eq!(f.get("scope"), Some("\u{e9}t\u{e9} x"));
+        assert_eq!(f.get("a"), Some("%"));
     }
 
     #[test]

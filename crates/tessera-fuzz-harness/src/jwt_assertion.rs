@@ -166,7 +166,7 @@ fn verify_all_ways(raw: &str, strict: bool) {
         Err(e) => return assert_wire_error(&e),
     };
     let policy = policy(strict);
-    let secrets = [b"another secret".to_vec(), SECRET.to_vec()];
+    let secrets: [&[u8]; 2] = [b"another secret", SECRET];
     for public in [true, false] {
         for registered in [None, Some(assertion.alg.as_str()), Some("ES256")] {
             let key = if public {
@@ -281,7 +281,7 @@ mod tests {
         let claims =
             json!({"iss": CLIENT, "sub": CLIENT, "aud": TOKEN_ENDPOINT, "exp": NOW + 120, "iat": NOW, "jti": "j"});
         let claims = serde_json::to_vec(&claims).unwrap();
-        let secrets = [SECRET.to_vec()];
+        let secrets: [&[u8]; 1] = [SECRET];
         for (header, public) in [
             (r#"{"alg":"ES256","kid":"ec-1"}"#, true),
             (r#"{"alg":"ES384"}"#, true),

@@ -74,7 +74,7 @@ fn check_credentials(c: &PresentedCredentials, authorization: Option<&[u8]>, for
             }
             // Debug output never shows the secret: it does not depend on it.
             let blank = SecretCredentials {
-                secret: String::new(),
+                secret: String::new().into(),
                 ..s.clone()
             };
             assert_eq!(format!("{s:?}"), format!("{blank:?}"));

@@ -139,6 +139,7 @@ impl Application {
             cache: TenantCache::with_counters(metrics.cache_hits.clone(), metrics.cache_misses.clone()),
             bootstrap_token: config.admin.bootstrap_token.clone(),
             max_body_bytes: config.http.max_body_bytes,
+            body_timeout: Duration::from_secs(config.http.body_timeout_secs),
             jwks,
             proxy,
             metrics,
@@ -168,7 +169,12 @@ impl Application {
         })
         .on_connect(crate::tls::capture_connection(mtls_addr))
         .shutdown_timeout(config.http.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(10));
+        .client_request_timeout(Duration::from_secs(config.http.client_request_timeout_secs))
+        .tls_handshake_timeout(Duration::from_secs(config.http.tls_handshake_timeout_secs))
+        .keep_alive(match config.http.keep_alive_secs {
+            0 => actix_web::http::KeepAlive::Disabled,
+            secs => actix_web::http::KeepAlive::Timeout(Duration::from_secs(secs)),
+        });
         if let Some(workers) = config.http.workers {
             server = server.workers(workers);
         }

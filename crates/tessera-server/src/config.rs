@@ -114,6 +114,18 @@ pub struct HttpConfig {
     /// How long in-flight requests may take to finish on SIGTERM.
     #[serde(default = "default_shutdown")]
     pub shutdown_timeout_secs: u64,
+    /// A request's head (line and headers) must arrive within this (408 beyond).
+    #[serde(default = "default_client_request_timeout")]
+    pub client_request_timeout_secs: u64,
+    /// A request's body must arrive within this once its head has (408 beyond).
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
+    /// An idle keep-alive connection is closed after this.
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_secs: u64,
+    /// A TLS handshake must complete within this, or the connection is closed.
+    #[serde(default = "default_tls_handshake_timeout")]
+    pub tls_handshake_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -245,6 +257,18 @@ fn default_max_body() -> usize {
 fn default_shutdown() -> u64 {
     30
 }
+fn default_client_request_timeout() -> u64 {
+    10
+}
+fn default_body_timeout() -> u64 {
+    10
+}
+fn default_keep_alive() -> u64 {
+    5
+}
+fn default_tls_handshake_timeout() -> u64 {
+    5
+}
 fn default_cert_format() -> String {
     "rfc9440".into()
 }
@@ -273,6 +297,10 @@ impl Default for HttpConfig {
             workers: None,
             max_body_bytes: default_max_body(),
             shutdown_timeout_secs: default_shutdown(),
+            client_request_timeout_secs: default_client_request_timeout(),
+            body_timeout_secs: default_body_timeout(),
+            keep_alive_secs: default_keep_alive(),
+            tls_handshake_timeout_secs: default_tls_handshake_timeout(),
         }
     }
 }
@@ -410,6 +438,25 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return Err(invalid("http.max_body_bytes", "must be at least 1024"));
+        }
+        for (key, secs) in [
+            (
+                "http.client_request_timeout_secs",
+                self.http.client_request_timeout_secs,
+            ),
+            ("http.body_timeout_secs", self.http.body_timeout_secs),
+            ("http.tls_handshake_timeout_secs", self.http.tls_handshake_timeout_secs),
+        ] {
+            // 0 would mean "no limit" to actix: a slowloris invitation.
+            if !(1..=3600).contains(&secs) {
+                return Err(invalid(key, "must be between 1 and 3600 seconds"));
+            }
+        }
+        if self.http.keep_alive_secs > 3600 {
+            return Err(invalid(
+                "http.keep_alive_secs",
+                "must be at most 3600 seconds (0 disables keep-alive)",
+            ));
         }
         if self.http.workers == Some(0) {
             return Err(invalid("http.workers", "must be at least 1"));
@@ -561,6 +608,18 @@ mod tests {
     }
 
     #[test]
+    fn client_timeouts_have_bounded_defaults() {
+        let c = Config::load(None, no_env()).unwrap();
+        assert_eq!(c.http.client_request_timeout_secs, 10);
+        assert_eq!(c.http.body_timeout_secs, 10);
+        assert_eq!(c.http.keep_alive_secs, 5);
+        assert_eq!(c.http.tls_handshake_timeout_secs, 5);
+        let f = file("[http]\nkeep_alive_secs = 0\nbody_timeout_secs = 1");
+        let c = Config::load(Some(&f.path), no_env()).unwrap();
+        assert_eq!((c.http.keep_alive_secs, c.http.body_timeout_secs), (0, 1));
+    }
+
+    #[test]
     fn reads_the_interface_example() {
         let f = file(
             r#"
@@ -689,6 +748,16 @@ trusted_peers = ["127.0.0.1/32"]
             ("[ratelimit]\nclient_requests = 100000001", "ratelimit.client_requests"),
             ("[ratelimit]\nsync_interval_ms = 5", "ratelimit.sync_interval_ms"),
             ("[ratelimit]\nkey_prefix = \"\"", "ratelimit.key_prefix"),
+            (
+                "[http]\nclient_request_timeout_secs = 0",
+                "http.client_request_timeout_secs",
+            ),
+            ("[http]\nbody_timeout_secs = 0", "http.body_timeout_secs"),
+            (
+                "[http]\ntls_handshake_timeout_secs = 3601",
+                "http.tls_handshake_timeout_secs",
+            ),
+            ("[http]\nkeep_alive_secs = 3601", "http.keep_alive_secs"),
         ] {
             let f = file(text);
             let e = Config::load(Some(&f.path), no_env()).unwrap_err().to_string();

@@ -9,6 +9,8 @@ pub struct AppState {
     pub cache: TenantCache,
     pub bootstrap_token: Option<String>,
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive (slowloris bodies get 408).
+    pub body_timeout: std::time::Duration,
     /// Fetches and caches clients' `jwks_uri`.
     pub jwks: JwksFetcher,
     /// A trusted TLS-terminating proxy's client certificate header, if configured.

@@ -7,6 +7,7 @@ mod db;
 mod jwks_server;
 pub mod logs;
 pub mod pki;
+pub mod raw_http;
 mod tcp_proxy;
 
 pub use tcp_proxy::TcpProxy;

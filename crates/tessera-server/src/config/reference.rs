@@ -54,6 +54,22 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "On SIGTERM, how long in-flight requests get to finish.",
     ),
     (
+        "http.client_request_timeout_secs",
+        "A request's line and headers must arrive within this (408, then closed), 1 to 3600.",
+    ),
+    (
+        "http.body_timeout_secs",
+        "A request's body must arrive within this after its headers (408), 1 to 3600.",
+    ),
+    (
+        "http.keep_alive_secs",
+        "An idle keep-alive connection is closed after this; 0 disables keep-alive.",
+    ),
+    (
+        "http.tls_handshake_timeout_secs",
+        "A TLS handshake must finish within this or the connection is closed, 1 to 3600.",
+    ),
+    (
         "mtls.listen",
         "mTLS listener address: asks for (does not require) client certificates.",
     ),
