@@ -228,19 +228,19 @@ fn time_rules() {
 }
 
 /// Extreme times (found by fuzzing: they overflowed the arithmetic) are
-/// refused by the rule they break; nearby sane times still pass.
+/// refused as out of range, naming the claim; nearby sane times still pass.
 #[test]
 fn extreme_times_are_refused_without_overflow() {
     let c = ec_client(Some("k1"));
     let with = |o: Value| sign(c.signer.as_ref(), Some("k1"), None, &claims(o));
     for (overrides, rule) in [
-        (json!({"exp": i64::MAX}), "lifetime"),
-        (json!({"exp": 1e300}), "lifetime"),
-        (json!({"exp": i64::MIN}), "expired"),
-        (json!({"iat": i64::MIN}), "lifetime"),
-        (json!({"iat": null, "nbf": i64::MIN}), "lifetime"),
-        (json!({"iat": i64::MAX}), "iat"),
-        (json!({"iat": null, "nbf": i64::MAX}), "nbf"),
+        (json!({"exp": i64::MAX}), "exp is out of range"),
+        (json!({"exp": 1e300}), "exp is out of range"),
+        (json!({"exp": i64::MIN}), "exp is out of range"),
+        (json!({"iat": i64::MIN}), "iat is out of range"),
+        (json!({"iat": null, "nbf": i64::MIN}), "nbf is out of range"),
+        (json!({"iat": i64::MAX}), "iat is out of range"),
+        (json!({"iat": null, "nbf": i64::MAX}), "nbf is out of range"),
     ] {
         let e = check(&with(overrides.clone()), &c.keys, false).unwrap_err();
         assert!(e.contains(rule), "{overrides}: {e}");
