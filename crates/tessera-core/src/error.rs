@@ -22,6 +22,9 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     ServerError,
+    /// RFC 6749 §4.1.2.1's `temporarily_unavailable`: a dependency (the
+    /// database) is down for now; the client may retry (503, `Retry-After`).
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -41,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "invalid_request",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -53,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -109,6 +114,13 @@ impl OAuthError {
 
     pub fn server_error() -> Self {
         Self::new(ErrorCode::ServerError, "internal error")
+    }
+
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable; retry shortly",
+        )
     }
 
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
@@ -186,6 +198,8 @@ mod tests {
         assert_eq!(ErrorCode::InvalidScope.status(), 400);
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
         assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
+        assert_eq!(ErrorCode::TemporarilyUnavailable.status(), 503);
+        assert_eq!(ErrorCode::TemporarilyUnavailable.as_str(), "temporarily_unavailable");
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "invalid_request");
     }
 }

@@ -30,6 +30,7 @@ impl ApiError {
     pub fn internal(e: &ServiceError) -> Self {
         let oauth = e.to_oauth();
         if oauth.status() >= 500 {
+            // 503 too: the database being down is worth an error line.
             tracing::error!(error = %e, "internal error");
         }
         Self(oauth)
@@ -58,6 +59,10 @@ pub fn error_response(e: &OAuthError) -> HttpResponse {
     res.insert_header((header::CACHE_CONTROL, "no-store"));
     if let Some(challenge) = e.www_authenticate(REALM) {
         res.insert_header((header::WWW_AUTHENTICATE, challenge));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // The database is typically back within seconds (a restart, a fail-over).
+        res.insert_header((header::RETRY_AFTER, "1"));
     }
     res.json(e.body())
 }

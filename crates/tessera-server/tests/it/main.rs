@@ -44,6 +44,7 @@ mod logs;
 mod master_key;
 mod mtls;
 mod operations;
+mod outage;
 mod process;
 mod token;
 mod ui;

@@ -1,0 +1,107 @@
+//! The database goes away under a running server (PostgreSQL behind a
+//! forwarder that the test cuts): what needs it fails fast with 503
+//! `temporarily_unavailable` and `Retry-After`, never a 500 or a hang; what
+//! does not need it keeps working; everything recovers once it is back.
+
+use crate::assertions::{assertion, partner_key, token_with};
+use reqwest::Method;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tessera_testkit::{Backend, Reply, TestApp, TestDb};
+
+/// Generous: the pool gives up after 1 s; a hang would be far longer.
+const FAIL_FAST: Duration = Duration::from_secs(5);
+
+fn assert_unavailable(r: &Reply, what: &str) {
+    assert_eq!(r.status, 503, "{what}: {:?}", r.body);
+    assert_eq!(r.error(), "temporarily_unavailable", "{what}: {:?}", r.body);
+    assert_eq!(r.header("retry-after"), Some("1"), "{what}");
+}
+
+#[actix_web::test]
+async fn database_outage_gives_fast_503_and_recovers() {
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set (scripts/test sets it)");
+        return;
+    };
+    let url = url::Url::parse(&db.url).unwrap();
+    let target: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+        .parse()
+        .unwrap();
+    let mut proxy = tessera_testkit::TcpProxy::start(target).await;
+    let mut proxied = url.clone();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let proxied = proxied.to_string();
+    let app = TestApp::spawn_on(std::sync::Arc::new(db), move |c| c.database.url = proxied).await;
+
+    app.create_tenant("outage", json!({})).await;
+    let (secret_id, secret) = app
+        .create_secret_client("outage", json!({"token_endpoint_auth_method": "client_secret_basic"}))
+        .await;
+    let key = partner_key("ES256", "k1");
+    let r = app
+        .admin(
+            Method::POST,
+            "/tenants/outage/clients",
+            Some(
+                json!({"client_id": "jwt", "token_endpoint_auth_method": "private_key_jwt",
+                        "jwks": {"keys": [key.jwk]}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let aud = app.issuer("outage");
+    let jwt_token = || async {
+        token_with(
+            &app,
+            "outage",
+            &assertion(&*key.signer, Some("k1"), "jwt", &aud, json!({})),
+            &[],
+        )
+        .await
+    };
+    assert_eq!(jwt_token().await.status, 200);
+    assert_eq!(app.token_basic("outage", &secret_id, &secret, &[]).await.status, 200);
+
+    proxy.pause().await;
+    // An assertion needs its jti recorded: refused, fast, retryable.
+    let started = Instant::now();
+    let r = jwt_token().await;
+    assert_unavailable(&r, "private_key_jwt");
+    assert!(started.elapsed() < FAIL_FAST, "took {:?}", started.elapsed());
+    // An admin write cannot be made: refused the same way, nothing half-done.
+    let started = Instant::now();
+    let r = app
+        .admin(
+            Method::POST,
+            "/tenants/outage/clients",
+            Some(json!({"client_id": "during"})),
+        )
+        .await;
+    assert_unavailable(&r, "admin write");
+    assert!(started.elapsed() < FAIL_FAST, "took {:?}", started.elapsed());
+    // A secret is checked against the tenant's snapshot in memory.
+    assert_eq!(app.token_basic("outage", &secret_id, &secret, &[]).await.status, 200);
+
+    proxy.resume().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = jwt_token().await;
+        if r.status == 200 {
+            break;
+        }
+        assert_unavailable(&r, "while reconnecting");
+        assert!(Instant::now() < deadline, "not recovered: {:?}", r.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = app
+        .admin(
+            Method::POST,
+            "/tenants/outage/clients",
+            Some(json!({"client_id": "after"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app.admin(Method::GET, "/tenants/outage/clients/during", None).await;
+    assert_eq!(r.status, 404, "the refused write left nothing: {:?}", r.body);
+}
