@@ -71,7 +71,7 @@ pub struct SoakArgs {
 
 enum Credential {
     Secret(HeaderValue),
-    Jwt { kid: String, key: EcdsaKeyPair },
+    Jwt { kid: String, key: Box<EcdsaKeyPair> },
 }
 
 struct Client {
@@ -107,7 +107,7 @@ fn parse_credentials(text: &str) -> Result<Vec<Client>, String> {
                         .map_err(|e| format!("credentials line {}: {e}", n + 1))?;
                 Credential::Jwt {
                     kid: f[3].to_owned(),
-                    key,
+                    key: Box::new(key),
                 }
             }
             _ => return Err(bad()),

@@ -161,11 +161,9 @@ impl Tally {
 
     pub fn record(&mut self, instance: usize, kind: Kind, outcome: Outcome, latency: Duration, body: &[u8]) {
         if let Outcome::Status(code, error) = &outcome {
-            let label = format!("{code} {error}");
-            if !self.examples.contains_key(&label) {
-                let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-                self.examples.insert(label, text);
-            }
+            self.examples
+                .entry(format!("{code} {error}"))
+                .or_insert_with(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
         }
         self.buckets[instance][kind.index()].record(&outcome, latency);
     }
