@@ -9,6 +9,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use tessera_testkit::{Backend, Reply, TestApp, TestDb};
 
+/// A token request's form (credentials apart).
+const GRANT: &[(&str, &str)] = &[("grant_type", "client_credentials")];
+
 /// Generous: the pool gives up after 1 s; a hang would be far longer.
 const FAIL_FAST: Duration = Duration::from_secs(5);
 
@@ -36,7 +39,10 @@ async fn database_outage_gives_fast_503_and_recovers() {
 
     app.create_tenant("outage", json!({})).await;
     let (secret_id, secret) = app
-        .create_secret_client("outage", json!({"token_endpoint_auth_method": "client_secret_basic"}))
+        .create_secret_client(
+            "outage",
+            json!({"token_endpoint_auth_method": "client_secret_basic", "scope": "orders:read"}),
+        )
         .await;
     let key = partner_key("ES256", "k1");
     let r = app
@@ -60,8 +66,10 @@ async fn database_outage_gives_fast_503_and_recovers() {
         )
         .await
     };
-    assert_eq!(jwt_token().await.status, 200);
-    assert_eq!(app.token_basic("outage", &secret_id, &secret, &[]).await.status, 200);
+    let r = jwt_token().await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app.token_basic("outage", &secret_id, &secret, GRANT).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 
     proxy.pause().await;
     // An assertion needs its jti recorded: refused, fast, retryable.
@@ -80,8 +88,10 @@ async fn database_outage_gives_fast_503_and_recovers() {
         .await;
     assert_unavailable(&r, "admin write");
     assert!(started.elapsed() < FAIL_FAST, "took {:?}", started.elapsed());
-    // A secret is checked against the tenant's snapshot in memory.
-    assert_eq!(app.token_basic("outage", &secret_id, &secret, &[]).await.status, 200);
+    // A secret is checked against the tenant's snapshot in memory, which
+    // the refused write (it never reached the database) left in place.
+    let r = app.token_basic("outage", &secret_id, &secret, GRANT).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 
     proxy.resume().await;
     let deadline = Instant::now() + Duration::from_secs(10);
