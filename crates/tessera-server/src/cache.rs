@@ -190,6 +190,19 @@ pub struct TenantCache {
     seen_version: AtomicI64,
     /// Hit and miss counters (metrics), when attached.
     counters: Option<(prometheus::IntCounter, prometheus::IntCounter)>,
+    /// One load at a time per tenant (striped by a hash of its id, so the
+    /// locks stay few whatever ids are asked for): under load, the requests
+    /// that miss an evicted tenant wait for one load instead of each
+    /// starting its own (and each taking a database connection).
+    loading: [tokio::sync::Mutex<()>; LOAD_STRIPES],
+}
+
+const LOAD_STRIPES: usize = 32;
+
+fn stripe(tenant: &str) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(tenant);
+    (h % LOAD_STRIPES as u64) as usize
 }
 
 /// Runs a blocking store call off the async workers, keeping the span.
@@ -225,6 +238,11 @@ impl TenantCache {
             if let Some((hits, _)) = &self.counters {
                 hits.inc();
             }
+            return Ok(Some(s));
+        }
+        let _loading = self.loading[stripe(tenant)].lock().await;
+        // Loaded by another request while this one waited.
+        if let Some(s) = self.cached(tenant) {
             return Ok(Some(s));
         }
         if let Some((_, misses)) = &self.counters {
