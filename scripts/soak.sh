@@ -71,9 +71,14 @@ if [ "$build" = 1 ]; then
     say "cargo build --release -p tessera-server -p tessera-bench"
     cargo build --release --locked -p tessera-server -p tessera-bench
 fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-soak.XXXXXX")
+# The binaries are copied (a build during the run cannot change them) under
+# names of their own, in a directory whose name says nothing of Tessera
+# either: on a shared machine, someone else's `pkill -f tessera` must not
+# end this run's servers.
+work=$(mktemp -d "${TMPDIR:-/tmp}/soakrun.XXXXXX")
 mkdir -p "$work/bin"
-cp "$CARGO_TARGET_DIR/release/tessera" "$CARGO_TARGET_DIR/release/tessera-bench" "$work/bin/"
+cp "$CARGO_TARGET_DIR/release/tessera" "$work/bin/ts-server"
+cp "$CARGO_TARGET_DIR/release/tessera-bench" "$work/bin/ts-load"
 bin="$work/bin"
 
 pids=()
@@ -138,7 +143,7 @@ psql_q -d postgres -c "CREATE DATABASE tessera"
 db_url="postgres://postgres@127.0.0.1:$pg_port/tessera"
 
 # --- data set and servers -------------------------------------------------------------------
-"$bin/tessera" dev-certs --dir "$work/certs" >/dev/null 2>&1
+"$bin/ts-server" dev-certs --dir "$work/certs" >/dev/null 2>&1
 certs="$work/certs"
 export TESSERA_MASTER_KEY TESSERA_ADMIN_BOOTSTRAP_TOKEN
 TESSERA_MASTER_KEY=$(openssl rand -base64 32)
@@ -148,7 +153,7 @@ export TESSERA_DATABASE_URL=$db_url TESSERA_HTTP_WORKERS=1
 export TESSERA_PUBLIC_URL="https://127.0.0.1:$http_a"
 export TESSERA_HTTP_TLS_CERT="$certs/server.pem" TESSERA_HTTP_TLS_KEY="$certs/server.key"
 say "seeding $tenants tenants × $clients clients"
-"$bin/tessera-bench" seed --tenants "$tenants" --clients "$clients" --prefix soak --threads 2 \
+"$bin/ts-load" seed --tenants "$tenants" --clients "$clients" --prefix soak --threads 2 \
     --anchor "$certs/ca.pem" --all-credentials-out "$work/credentials.txt" >"$work/seed.json"
 cat "$work/seed.json" >&2
 
@@ -156,7 +161,7 @@ start_instance() { # NAME HTTP_PORT MTLS_PORT: prints the pid
     (
         export TESSERA_HTTP_LISTEN="127.0.0.1:$2"
         export TESSERA_MTLS_LISTEN="127.0.0.1:$3" TESSERA_MTLS_PUBLIC_URL="https://127.0.0.1:$3"
-        cd "$work" && exec taskset -c "$SERVER_CPU" "$bin/tessera" serve
+        cd "$work" && exec taskset -c "$SERVER_CPU" "$bin/ts-server" serve
     ) >"$work/$1.log" 2>&1 &
     echo $!
 }
@@ -179,7 +184,7 @@ wait_ready "$base_b/readyz" "$pid_b"
 say "instances: A $base_a (pid $pid_a), B $base_b (pid $pid_b), both on CPU $SERVER_CPU; load generator on CPU $LOAD_CPU"
 
 soak() { # ARGS...
-    taskset -c "$LOAD_CPU" "$bin/tessera-bench" soak --credentials "$work/credentials.txt" \
+    taskset -c "$LOAD_CPU" "$bin/ts-load" soak --credentials "$work/credentials.txt" \
         --instances "$base_a,$base_b" --issuer "$TESSERA_PUBLIC_URL" --ca "$certs/ca.pem" \
         --server-pids "$pid_a,$pid_b" --interval "$interval" "$@"
 }
@@ -250,6 +255,7 @@ sleep 8
 stop "$writer_pid"
 sleep_until "$duration + 3 + $outage + $settle"
 say "kill -9 instance B (pid $pid_b)"
+kill -0 "$pid_b" 2>/dev/null || { say "instance B had already exited (see $work/tessera-b.log)"; exit 1; }
 kill -9 "$pid_b"
 event kill_b "\"instance\": 1"
 wait "$soak_pid" || { say "the load generator failed"; exit 1; }
