@@ -194,7 +194,10 @@ pub struct TenantCache {
     /// locks stay few whatever ids are asked for): under load, the requests
     /// that miss an evicted tenant wait for one load instead of each
     /// starting its own (and each taking a database connection).
-    loading: [tokio::sync::Mutex<()>; LOAD_STRIPES],
+    /// Each holds when a load under it last failed for want of the
+    /// database, so that the requests that waited for that load share its
+    /// answer instead of each trying again (one pool timeout each, in turn).
+    loading: [tokio::sync::Mutex<Option<std::time::Instant>>; LOAD_STRIPES],
 }
 
 const LOAD_STRIPES: usize = 32;
@@ -240,10 +243,16 @@ impl TenantCache {
             }
             return Ok(Some(s));
         }
-        let _loading = self.loading[stripe(tenant)].lock().await;
+        let waiting_since = std::time::Instant::now();
+        let mut last_unavailable = self.loading[stripe(tenant)].lock().await;
         // Loaded by another request while this one waited.
         if let Some(s) = self.cached(tenant) {
             return Ok(Some(s));
+        }
+        if last_unavailable.is_some_and(|at| at >= waiting_since) {
+            return Err(ServiceError::Store(StoreError::Connect(
+                "the database was unreachable for the load this request waited for".into(),
+            )));
         }
         if let Some((_, misses)) = &self.counters {
             misses.inc();
@@ -256,7 +265,13 @@ impl TenantCache {
             };
             Ok(Some(Arc::new(TenantSnapshot::build(rows, &services2)?)))
         })
-        .await?;
+        .await;
+        if let Err(ServiceError::Store(e)) = &loaded {
+            if e.is_unavailable() {
+                *last_unavailable = Some(std::time::Instant::now());
+            }
+        }
+        let loaded = loaded?;
         if let Some(snapshot) = &loaded {
             let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
             map.insert(tenant.to_owned(), snapshot.clone());

@@ -44,6 +44,13 @@ async fn database_outage_gives_fast_503_and_recovers() {
             json!({"token_endpoint_auth_method": "client_secret_basic", "scope": "orders:read"}),
         )
         .await;
+    app.create_tenant("other", json!({})).await;
+    let (other_id, other_secret) = app
+        .create_secret_client(
+            "other",
+            json!({"token_endpoint_auth_method": "client_secret_basic", "scope": "orders:read"}),
+        )
+        .await;
     let key = partner_key("ES256", "k1");
     let r = app
         .admin(
@@ -71,7 +78,25 @@ async fn database_outage_gives_fast_503_and_recovers() {
     let r = app.token_basic("outage", &secret_id, &secret, GRANT).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
+    // A change just before the cut evicts the tenant's snapshot: requests
+    // that then arrive together need it loaded, and the database is gone.
+    let r = app
+        .admin(
+            Method::POST,
+            "/tenants/other/clients",
+            Some(json!({"client_id": "before"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
     proxy.pause().await;
+    let started = Instant::now();
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| app.token_basic("other", &other_id, &other_secret, GRANT))).await;
+    for r in &answers {
+        assert_unavailable(r, "tenant not in memory");
+    }
+    // They share the failed load, rather than retry it one after another.
+    assert!(started.elapsed() < FAIL_FAST, "took {:?}", started.elapsed());
     // An assertion needs its jti recorded: refused, fast, retryable.
     let started = Instant::now();
     let r = jwt_token().await;
