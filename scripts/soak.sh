@@ -273,8 +273,9 @@ done <"$work/admin-writes.txt"
 curl -s -o "$work/readyz-after-A.json" --max-time 10 --cacert "$certs/ca.pem" "$base_a/readyz" || true
 
 stop "$pid_a"
-python3 "$root/scripts/soak/analyze.py" "$work" | tee "$work/summary.txt"
-verdict=${PIPESTATUS[0]}
+verdict=0
+python3 "$root/scripts/soak/analyze.py" "$work" >"$work/summary.txt" || verdict=$?
+cat "$work/summary.txt"
 if [ -n "$out" ]; then
     mkdir -p "$out"
     cp "$work"/{summary.txt,summary.json,soak.jsonl,capacity.jsonl,events.jsonl,admin-verify.txt,seed.json} "$out/" 2>/dev/null || true
