@@ -107,9 +107,12 @@ for k, samples in enumerate(rss):
     rss_check.append({"instance": "AB"[k], "start_kib": samples[0], "second_fifth_median_kib": second,
                       "middle_kib": samples[n // 2], "last_fifth_median_kib": last, "end_kib": samples[-1],
                       "max_kib": max(samples), "growth_pct": round(100 * growth, 2)})
-    check(f"RSS flat, instance {'AB'[k]}", growth < 0.10,
+    # Over a short steady phase (--quick) the RSS is still warming up: shown, not judged.
+    short = steady_s < 120
+    check(f"RSS flat, instance {'AB'[k]}", growth < 0.10 or short,
           f"median {second} KiB (2nd fifth) -> {last} KiB (last fifth), {100 * growth:+.1f} %; "
-          f"start {samples[0]}, end {samples[-1]}, max {max(samples)} KiB")
+          f"start {samples[0]}, end {samples[-1]}, max {max(samples)} KiB"
+          + (" (informative only: steady phase under 120 s)" if short else ""))
 check("zero 5xx in the steady phase", five == 0 and st["transport"] == {},
       f"{st['ok']} tokens, {st['failed']} failures: {st['status']} {st['transport']}")
 ok_p99 = p99s(buckets(steady), "ok_latency_ms")
