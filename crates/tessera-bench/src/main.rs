@@ -8,6 +8,8 @@
 //!   transport failure; `--json` prints one object per pass.
 //! - `seed`: creates N tenants × M clients in a Tessera database through the
 //!   server's service layer.
+//! - `soak`: mixed traffic over many clients and instances at a fixed rate
+//!   for a long time (scripts/soak.sh), reported interval by interval.
 //! - `keygen`, `upstream`, `crypto-cost`, `report`: the helpers
 //!   `scripts/bench.sh` needs (client keys and JWK Sets, a trivial upstream for
 //!   the gateway, ring's costs and the server side of a rustls handshake, the
@@ -22,6 +24,8 @@ mod load;
 mod report;
 mod seed;
 mod setup;
+mod soak;
+mod soak_stats;
 mod stats;
 mod svg;
 mod tls;
@@ -53,6 +57,10 @@ enum Command {
     /// cost of a rustls TLS 1.3 handshake with a client certificate (full and
     /// resumed, in process, without sockets): one JSON line.
     CryptoCost(tls::CryptoCostArgs),
+    /// Mixed token traffic over many clients, tenants and instances, open
+    /// loop at a fixed rate (or closed loop for capacity), reporting every
+    /// interval (statuses, latency, the servers' RSS): the soak test.
+    Soak(Box<soak::SoakArgs>),
     /// Turn the results of scripts/bench.sh into one table, a JSON summary and
     /// an SVG chart.
     Report(report::ReportArgs),
@@ -67,6 +75,7 @@ fn main() -> ExitCode {
         Command::Upstream(args) => upstream::main(&args),
         Command::CryptoCost(args) => tls::cost_main(&args),
         Command::Report(args) => report::main(&args),
+        Command::Soak(args) => soak::main(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,21 +39,49 @@ pub struct SeedArgs {
     /// Write "TENANT CLIENT_ID SECRET" for each tenant's first client here.
     #[arg(long, value_name = "FILE")]
     pub credentials_out: Option<PathBuf>,
+    /// Write every secret and private_key_jwt client's credentials here,
+    /// one per line (`tessera-bench soak --credentials`): "TENANT CLIENT_ID
+    /// secret SECRET" or "TENANT CLIENT_ID es256 KID PKCS8_DER_BASE64URL".
+    #[arg(long, value_name = "FILE")]
+    pub all_credentials_out: Option<PathBuf>,
 }
 
-fn client_body(tenant: &str, j: usize) -> Result<Value, String> {
+/// One seeded client's body, and what a load generator needs to use it.
+struct Seeded {
+    body: Value,
+    /// "es256 KID KEY" for private_key_jwt clients.
+    key: Option<String>,
+}
+
+fn client_body(tenant: &str, j: usize) -> Result<Seeded, String> {
     let id = format!("c{j:03}");
-    Ok(match j % 10 {
+    let mut key = None;
+    let body = match j % 10 {
         0..=5 => json!({"client_id": id, "token_endpoint_auth_method": "client_secret_basic", "scope": "api:read"}),
         6..=8 => {
-            let (_, jwk) = crate::keys::generate(crate::keys::Alg::Es256, &format!("{id}-k1"))?;
+            let kid = format!("{id}-k1");
+            let (pkey, jwk) = crate::keys::generate(crate::keys::Alg::Es256, &kid)?;
+            let der = pkey.private_key_to_pkcs8().map_err(|e| e.to_string())?;
+            use base64::Engine as _;
+            key = Some(format!(
+                "es256 {kid} {}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der)
+            ));
             json!({"client_id": id, "token_endpoint_auth_method": "private_key_jwt",
                    "token_endpoint_auth_signing_alg": "ES256", "jwks": {"keys": [jwk]}, "scope": "api:read"})
         }
         _ => json!({"client_id": id, "token_endpoint_auth_method": "tls_client_auth",
                     "tls_client_auth_subject_dn": format!("CN={id}.{tenant},O=Tessera bench"),
                     "tls_client_certificate_bound_access_tokens": true, "scope": "api:read"}),
-    })
+    };
+    Ok(Seeded { body, key })
+}
+
+/// What `seed_tenant` hands back: the first client's line, and every line.
+#[derive(Default)]
+struct TenantCredentials {
+    first: Option<String>,
+    all: Vec<String>,
 }
 
 fn seed_tenant(
@@ -62,7 +90,7 @@ fn seed_tenant(
     args: &SeedArgs,
     anchor: Option<&str>,
     i: usize,
-) -> Result<Option<String>, String> {
+) -> Result<TenantCredentials, String> {
     let tenant = format!("{}{i:04}", args.prefix);
     services
         .create_tenant(
@@ -75,15 +103,22 @@ fn seed_tenant(
             .add_trust_anchor(&tenant, &json!({ "pem": pem }), audit)
             .map_err(|e| format!("tenant {tenant}: trust anchor: {e}"))?;
     }
-    let mut credentials = None;
+    let mut credentials = TenantCredentials::default();
     for j in 0..args.clients {
+        let seeded = client_body(&tenant, j)?;
         let created = services
-            .create_client(&tenant, &client_body(&tenant, j)?, audit)
+            .create_client(&tenant, &seeded.body, audit)
             .map_err(|e| format!("tenant {tenant} client {j}: {e}"))?;
-        if j == 0 {
-            if let (Some(secret), Some(id)) = (&created.secret, created.client["client_id"].as_str()) {
-                credentials = Some(format!("{tenant} {id} {secret}"));
+        let id = created.client["client_id"].as_str().unwrap_or_default();
+        if let Some(secret) = &created.secret {
+            if j == 0 {
+                credentials.first = Some(format!("{tenant} {id} {secret}"));
             }
+            if args.all_credentials_out.is_some() {
+                credentials.all.push(format!("{tenant} {id} secret {secret}"));
+            }
+        } else if let (Some(key), true) = (seeded.key, args.all_credentials_out.is_some()) {
+            credentials.all.push(format!("{tenant} {id} {key}"));
         }
     }
     Ok(credentials)
@@ -101,20 +136,25 @@ pub fn main(args: &SeedArgs) -> Result<(), String> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let credentials = Mutex::new(Vec::new());
+    let all_credentials = Mutex::new(Vec::new());
     let threads = args.threads.clamp(1, 64);
     let errors: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let (services, audit, anchor) = (services.clone(), &audit, anchor.as_deref());
-                let (next, done, credentials) = (&next, &done, &credentials);
+                let (next, done, credentials, all_credentials) = (&next, &done, &credentials, &all_credentials);
                 s.spawn(move || -> Result<(), String> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= args.tenants {
                             return Ok(());
                         }
-                        if let Some(line) = seed_tenant(&services, audit, args, anchor, i)? {
+                        let seeded = seed_tenant(&services, audit, args, anchor, i)?;
+                        if let Some(line) = seeded.first {
                             credentials.lock().map_err(|_| "poisoned")?.push((i, line));
+                        }
+                        if !seeded.all.is_empty() {
+                            all_credentials.lock().map_err(|_| "poisoned")?.push((i, seeded.all));
                         }
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                         if n % 100 == 0 || n == args.tenants {
@@ -146,6 +186,14 @@ pub fn main(args: &SeedArgs) -> Result<(), String> {
         lines.sort();
         let mut f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (_, line) in lines {
+            writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    if let Some(path) = &args.all_credentials_out {
+        let mut tenants = all_credentials.into_inner().map_err(|_| "poisoned")?;
+        tenants.sort();
+        let mut f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for line in tenants.into_iter().flat_map(|(_, lines)| lines) {
             writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) struct Url {
-    host: String,
-    addr: SocketAddr,
-    authority: String,
-    path: String,
+    pub(crate) host: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) authority: String,
+    pub(crate) path: String,
 }
 
 pub(crate) fn parse_url(raw: &str) -> Result<Url, String> {

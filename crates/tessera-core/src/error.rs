@@ -28,6 +28,9 @@ pub enum ErrorCode {
     /// The request (its body) did not arrive in time: 408, `invalid_request`.
     RequestTimeout,
     ServerError,
+    /// RFC 6749 §4.1.2.1's `temporarily_unavailable`: a dependency (the
+    /// database) is down for now; the client may retry (503, `Retry-After`).
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -48,6 +51,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout => "invalid_request",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -62,6 +66,7 @@ impl ErrorCode {
             ErrorCode::SlowDown => 429,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
             _ => 400,
         }
     }
@@ -129,6 +134,13 @@ impl OAuthError {
 
     pub fn server_error() -> Self {
         Self::new(ErrorCode::ServerError, "internal error")
+    }
+
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable; retry shortly",
+        )
     }
 
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
@@ -206,6 +218,8 @@ mod tests {
         assert_eq!(ErrorCode::InvalidScope.status(), 400);
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
         assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
+        assert_eq!(ErrorCode::TemporarilyUnavailable.status(), 503);
+        assert_eq!(ErrorCode::TemporarilyUnavailable.as_str(), "temporarily_unavailable");
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "invalid_request");
         let limited = OAuthError::slow_down("too many requests", 0);
         assert_eq!((limited.status(), limited.code.as_str()), (429, "slow_down"));

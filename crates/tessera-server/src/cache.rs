@@ -218,6 +218,22 @@ pub struct TenantCache {
     seen_version: AtomicI64,
     /// Hit and miss counters (metrics), when attached.
     counters: Option<(prometheus::IntCounter, prometheus::IntCounter)>,
+    /// One load at a time per tenant (striped by a hash of its id, so the
+    /// locks stay few whatever ids are asked for): under load, the requests
+    /// that miss an evicted tenant wait for one load instead of each
+    /// starting its own (and each taking a database connection).
+    /// Each holds when a load under it last failed for want of the
+    /// database, so that the requests that waited for that load share its
+    /// answer instead of each trying again (one pool timeout each, in turn).
+    loading: [tokio::sync::Mutex<Option<std::time::Instant>>; LOAD_STRIPES],
+}
+
+const LOAD_STRIPES: usize = 32;
+
+fn stripe(tenant: &str) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(tenant);
+    (h % LOAD_STRIPES as u64) as usize
 }
 
 /// Runs a blocking store call off the async workers, keeping the span.
@@ -255,6 +271,17 @@ impl TenantCache {
             }
             return Ok(Some(s));
         }
+        let waiting_since = std::time::Instant::now();
+        let mut last_unavailable = self.loading[stripe(tenant)].lock().await;
+        // Loaded by another request while this one waited.
+        if let Some(s) = self.cached(tenant) {
+            return Ok(Some(s));
+        }
+        if last_unavailable.is_some_and(|at| at >= waiting_since) {
+            return Err(ServiceError::Store(StoreError::Connect(
+                "the database was unreachable for the load this request waited for".into(),
+            )));
+        }
         if let Some((_, misses)) = &self.counters {
             misses.inc();
         }
@@ -266,7 +293,13 @@ impl TenantCache {
             };
             Ok(Some(Arc::new(TenantSnapshot::build(rows, &services2)?)))
         })
-        .await?;
+        .await;
+        if let Err(ServiceError::Store(e)) = &loaded {
+            if e.is_unavailable() {
+                *last_unavailable = Some(std::time::Instant::now());
+            }
+        }
+        let loaded = loaded?;
         if let Some(snapshot) = &loaded {
             let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
             map.insert(tenant.to_owned(), snapshot.clone());

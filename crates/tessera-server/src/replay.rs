@@ -84,6 +84,14 @@ impl ReplayRecorder {
                             for reply in replies {
                                 let _ = reply.send(Err(message.clone()));
                             }
+                            // The database just took the whole pool timeout to
+                            // prove unreachable: what queued meanwhile is
+                            // answered at once rather than after another one.
+                            if e.is_unavailable() {
+                                while let Ok((_, reply)) = rx.try_recv() {
+                                    let _ = reply.send(Err(message.clone()));
+                                }
+                            }
                         }
                     }
                 }

@@ -102,6 +102,9 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// The longest a caller waits for a pooled connection.
+pub const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub(crate) type Pool = r2d2::Pool<Manager>;
 pub(crate) type PooledConn = r2d2::PooledConnection<Manager>;
 
@@ -150,7 +153,10 @@ impl Store {
             // libpq (a crash seen with short CLI runs). Connections are
             // opened on demand and then kept for reuse.
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
+            // While the database is down, r2d2 keeps retrying until this
+            // timeout: short, so requests that need it fail fast (503)
+            // rather than hang.
+            .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)?;
         Ok(Self {
             pool,

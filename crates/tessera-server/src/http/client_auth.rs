@@ -126,7 +126,9 @@ pub(crate) async fn authenticate<'s>(
             };
             let fresh = state.replay.record(entry).await.map_err(|e| {
                 tracing::error!(error = %e, "replay cache unavailable");
-                refuse(OAuthError::server_error())
+                // Without the store no assertion can be accepted (its jti
+                // must be recorded first): the client may retry shortly.
+                refuse(OAuthError::temporarily_unavailable())
             })?;
             if !fresh {
                 state.metrics.replay_rejections.with_label_values(&[&snap.id]).inc();

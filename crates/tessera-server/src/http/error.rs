@@ -30,6 +30,7 @@ impl ApiError {
     pub fn internal(e: &ServiceError) -> Self {
         let oauth = e.to_oauth();
         if oauth.status() >= 500 {
+            // 503 too: the database being down is worth an error line.
             tracing::error!(error = %e, "internal error");
         }
         Self(oauth)
@@ -61,6 +62,9 @@ pub fn error_response(e: &OAuthError) -> HttpResponse {
     }
     if let Some(secs) = e.retry_after_secs {
         res.insert_header((header::RETRY_AFTER, secs));
+    } else if status == StatusCode::SERVICE_UNAVAILABLE {
+        // The database is typically back within seconds (a restart, a fail-over).
+        res.insert_header((header::RETRY_AFTER, "1"));
     }
     res.json(e.body())
 }

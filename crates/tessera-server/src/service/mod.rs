@@ -70,6 +70,7 @@ impl ServiceError {
             ServiceError::Invalid(m) => OAuthError::invalid_request(m.clone()),
             ServiceError::Store(StoreError::Conflict) => OAuthError::new(ErrorCode::Conflict, "already exists"),
             ServiceError::Store(StoreError::NotFound) => OAuthError::not_found("not found"),
+            ServiceError::Store(e) if e.is_unavailable() => OAuthError::temporarily_unavailable(),
             ServiceError::Store(_)
             | ServiceError::Token(_)
             | ServiceError::Internal(_)

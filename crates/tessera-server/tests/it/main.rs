@@ -48,6 +48,7 @@ mod logs;
 mod master_key;
 mod mtls;
 mod operations;
+mod outage;
 mod process;
 mod ratelimit;
 mod token;

@@ -152,4 +152,35 @@ async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
     }
 }
 
-backend_tests!(metrics_count_what_happened, health_and_readiness);
+/// Requests that miss an evicted tenant together share one load (one miss),
+/// rather than each loading it from the database; the next change loads it
+/// afresh.
+async fn concurrent_misses_load_a_tenant_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await.unwrap();
+    app.create_tenant("acme", json!({})).await;
+    let (id, secret) = app.create_secret_client("acme", json!({})).await;
+    let misses = "tessera_tenant_cache_misses_total";
+    for round in 0..2 {
+        // A change evicts the tenant's snapshot.
+        let r = app
+            .admin(
+                Method::POST,
+                "/tenants/acme/clients",
+                Some(json!({"client_id": format!("x{round}")})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let before = sample(&scrape(&app).await, misses);
+        let answers =
+            futures_util::future::join_all((0..16).map(|_| app.token_basic("acme", &id, &secret, &[CC]))).await;
+        assert!(answers.iter().all(|r| r.status == 200), "{answers:?}");
+        let after = sample(&scrape(&app).await, misses);
+        assert_eq!(after - before, 1.0, "round {round}: one load for 16 concurrent misses");
+    }
+}
+
+backend_tests!(
+    metrics_count_what_happened,
+    health_and_readiness,
+    concurrent_misses_load_a_tenant_once
+);

@@ -51,7 +51,12 @@ where
 {
     let (services, audit) = (state.services.clone(), p.audit(req));
     let result = blocking(move || f(&services, &audit)).await;
-    state.cache.evict(tenant);
+    // A write that never got a connection changed nothing: keep serving the
+    // tenant from memory (the database may be down). Any other outcome,
+    // failures included (a commit cut off may still have happened), evicts.
+    if !matches!(result, Err(ServiceError::Store(tessera_store::StoreError::Pool(_)))) {
+        state.cache.evict(tenant);
+    }
     Ok(result?)
 }
 
