@@ -112,19 +112,9 @@ async fn health_and_readiness(backend: Backend) {
 /// seconds (liveness does not change); restore it, and readiness recovers.
 #[actix_web::test]
 async fn readiness_fails_while_the_database_is_unreachable_and_recovers() {
-    let Some(db) = tessera_testkit::TestDb::new(Backend::Postgres) else {
-        eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set (scripts/test sets it)");
+    let Some((app, mut proxy)) = crate::outage::app_behind_forwarder().await else {
         return;
     };
-    let url = url::Url::parse(&db.url).unwrap();
-    let target: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-        .parse()
-        .unwrap();
-    let mut proxy = tessera_testkit::TcpProxy::start(target).await;
-    let mut proxied = url.clone();
-    proxied.set_port(Some(proxy.addr.port())).unwrap();
-    let proxied = proxied.to_string();
-    let app = TestApp::spawn_on(std::sync::Arc::new(db), move |c| c.database.url = proxied).await;
     assert_eq!(app.get_json("/readyz").await.status, 200);
 
     proxy.pause().await;

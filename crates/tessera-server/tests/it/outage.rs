@@ -15,6 +15,26 @@ const GRANT: &[(&str, &str)] = &[("grant_type", "client_credentials")];
 /// Generous: the pool gives up after 1 s; a hang would be far longer.
 const FAIL_FAST: Duration = Duration::from_secs(5);
 
+/// A server on a fresh PostgreSQL database reached through a TCP forwarder
+/// that the test can cut and restore; `None` (said on stderr) without
+/// `TESSERA_TEST_DATABASE_URL`.
+pub(crate) async fn app_behind_forwarder() -> Option<(TestApp, tessera_testkit::TcpProxy)> {
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set (scripts/test sets it)");
+        return None;
+    };
+    let url = url::Url::parse(&db.url).unwrap();
+    let target: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+        .parse()
+        .unwrap();
+    let proxy = tessera_testkit::TcpProxy::start(target).await;
+    let mut proxied = url.clone();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let proxied = proxied.to_string();
+    let app = TestApp::spawn_on(std::sync::Arc::new(db), move |c| c.database.url = proxied).await;
+    Some((app, proxy))
+}
+
 fn assert_unavailable(r: &Reply, what: &str) {
     assert_eq!(r.status, 503, "{what}: {:?}", r.body);
     assert_eq!(r.error(), "temporarily_unavailable", "{what}: {:?}", r.body);
@@ -23,19 +43,9 @@ fn assert_unavailable(r: &Reply, what: &str) {
 
 #[actix_web::test]
 async fn database_outage_gives_fast_503_and_recovers() {
-    let Some(db) = TestDb::new(Backend::Postgres) else {
-        eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set (scripts/test sets it)");
+    let Some((app, mut proxy)) = app_behind_forwarder().await else {
         return;
     };
-    let url = url::Url::parse(&db.url).unwrap();
-    let target: std::net::SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-        .parse()
-        .unwrap();
-    let mut proxy = tessera_testkit::TcpProxy::start(target).await;
-    let mut proxied = url.clone();
-    proxied.set_port(Some(proxy.addr.port())).unwrap();
-    let proxied = proxied.to_string();
-    let app = TestApp::spawn_on(std::sync::Arc::new(db), move |c| c.database.url = proxied).await;
 
     app.create_tenant("outage", json!({})).await;
     let (secret_id, secret) = app
