@@ -116,16 +116,8 @@ results="$work/results.jsonl"
 : >"$results"
 pids=()
 pg_db=""
-stop() {
-    local pid
-    for pid in "$@"; do
-        [ -n "$pid" ] || continue
-        kill "$pid" 2>/dev/null || continue
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-}
+# stop, free_ports, end_work
+source "$root/scripts/lib/run.sh"
 finish() {
     local status=$?
     stop "${pids[@]}"
@@ -133,32 +125,12 @@ finish() {
         psql -q -h 127.0.0.1 -p 5432 -U postgres -d postgres \
             -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
     fi
-    if [ "$status" -ne 0 ]; then
-        for log in "$work"/*.log; do
-            [ -f "$log" ] || continue
-            echo "---- $log (last 40 lines) ----" >&2
-            tail -n 40 "$log" >&2
-        done
-        say "FAILED after $((SECONDS - started)) s; kept $work"
-    elif [ "$keep" = 1 ]; then
-        say "kept $work"
-    else
-        rm -rf "$work"
-    fi
+    end_work "$status" 40
     exit "$status"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-free_ports() {
-    python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-' "$1"
-}
 
 fact() { python3 -c 'import json,sys; print(json.dumps({"kind": "facts", sys.argv[1]: sys.argv[2]}))' "$1" "$2" >>"$results"; }
 

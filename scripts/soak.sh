@@ -83,47 +83,19 @@ bin="$work/bin"
 
 pids=()
 pg_data="$work/pg/data"
-stop() {
-    local pid
-    for pid in "$@"; do
-        [ -n "$pid" ] || continue
-        kill "$pid" 2>/dev/null || continue
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-}
+# stop, free_ports, end_work
+source "$root/scripts/lib/run.sh"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 finish() {
     local status=$?
     stop "${pids[@]}"
     [ -f "$pg_data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$pg_data" stop -m immediate >/dev/null 2>&1 || true
-    if [ "$status" -ne 0 ]; then
-        for log in "$work"/*.log; do
-            [ -f "$log" ] || continue
-            echo "---- $log (last 20 lines) ----" >&2
-            tail -n 20 "$log" >&2
-        done
-        say "FAILED after $((SECONDS - started)) s; kept $work"
-    elif [ "$keep" = 1 ]; then
-        say "kept $work"
-    else
-        rm -rf "$work"
-    fi
+    end_work "$status" 20
     exit "$status"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
 
-free_ports() {
-    python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-' "$1"
-}
 event() { echo "{\"event\": \"$1\", \"unix_ms\": $(now_ms)${2:+, $2}}" >>"$work/events.jsonl"; }
 : >"$work/events.jsonl"
 
