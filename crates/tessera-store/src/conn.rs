@@ -73,9 +73,11 @@ impl Manager {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the writer; the busy timeout makes
                 // concurrent writers wait instead of failing with SQLITE_BUSY.
+                // Checkpoints are left to the store's own thread (checkpoint.rs).
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -144,7 +146,12 @@ impl Store {
         let manager = Manager { url: url.clone() };
         // One direct connection first, so a wrong URL or a down server is
         // reported at once with its real cause rather than after r2d2's timeout.
-        manager.open().map_err(|e| StoreError::Connect(e.to_string()))?;
+        let first = manager.open().map_err(|e| StoreError::Connect(e.to_string()))?;
+        let waits: Arc<PoolWaits> = Arc::default();
+        if let DbConnection::Sqlite(conn) = first {
+            crate::checkpoint::start(conn, Arc::downgrade(&waits))
+                .map_err(|e| StoreError::Connect(format!("cannot start the checkpoint thread: {e}")))?;
+        }
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
             // No idle minimum: r2d2 would otherwise open replacement
@@ -158,11 +165,7 @@ impl Store {
             // rather than hang.
             .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)?;
-        Ok(Self {
-            pool,
-            url,
-            waits: Arc::default(),
-        })
+        Ok(Self { pool, url, waits })
     }
 
     pub fn backend_name(&self) -> &'static str {

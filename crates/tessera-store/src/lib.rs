@@ -6,6 +6,7 @@
 mod admin_users;
 mod anchors;
 mod audit;
+mod checkpoint;
 mod clients;
 mod conn;
 mod error;
@@ -22,5 +23,5 @@ pub use clients::SecretUpdate;
 pub use conn::{DbConnection, DbUrl, Store};
 pub use error::StoreError;
 pub use models::{ClientRow, KeyRow, KeyState, SecretRow, TenantRow, TenantSnapshotRows, TrustAnchorRow};
-pub use replay::ReplayEntry;
+pub use replay::{ReplayEntry, PURGE_CHUNK};
 pub use sealed::{ResealCounts, SealedItem, SealedPlace};

@@ -2,10 +2,18 @@
 //! kept until the assertion could no longer be valid. Shared by every
 //! instance on the database, and kept across restarts.
 
-use crate::conn::Store;
+use crate::conn::{DbConnection, Store};
 use crate::error::StoreError;
 use crate::schema::{assertion_replay, revoked_tokens};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Most expired records one purge statement deletes.
+pub const PURGE_CHUNK: usize = 2_000;
+/// The pause between purge statements, in which writers get the lock.
+const PURGE_PAUSE: Duration = Duration::from_millis(5);
 
 /// One accepted assertion to record: its client and the hash of its `jti`.
 #[derive(Debug, Clone)]
@@ -23,6 +31,17 @@ struct NewReplay<'a> {
     client_id: &'a str,
     jti_hash: &'a str,
     expires_at: i64,
+}
+
+/// The key of a recorded `jti`, as the batch insert reports it back.
+#[derive(QueryableByName)]
+struct ReplayKey {
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    client_id: String,
+    #[diesel(sql_type = Text)]
+    jti_hash: String,
 }
 
 #[derive(Insertable)]
@@ -93,39 +112,101 @@ impl Store {
         }
     }
 
-    /// Records several `jti`s (one entry per assertion) in one transaction:
-    /// one commit for a whole batch of token requests. The answer, per
-    /// entry, is as [`Store::record_assertion_jti`]'s. When the batch holds
-    /// a replay (a unique-key conflict, which aborts the transaction), each
-    /// entry is recorded on its own instead, so exactly the replays get
-    /// `false`, even with the same `jti` twice in one batch.
+    /// Records several `jti`s (one entry per assertion) with one statement:
+    /// one round trip and one commit for a whole batch of token requests.
+    /// The answer, per entry, is as [`Store::record_assertion_jti`]'s: the
+    /// rows the database reports inserted are the fresh ones (a key already
+    /// stored, by any instance, is skipped by the primary key, not an
+    /// error), and of one `jti` twice in the batch only the first is fresh.
     pub fn record_assertion_jtis(&self, entries: &[ReplayEntry]) -> Result<Vec<bool>, StoreError> {
-        let batch = self.tx(|conn| {
-            for e in entries {
-                diesel::insert_into(assertion_replay::table)
-                    .values(NewReplay {
-                        tenant_id: &e.tenant,
-                        client_id: &e.client,
-                        jti_hash: &e.jti_hash,
-                        expires_at: e.expires_at,
-                    })
-                    .execute(conn)?;
-            }
-            Ok(())
-        });
-        match batch {
-            Ok(()) => Ok(vec![true; entries.len()]),
-            Err(StoreError::Conflict) => entries
-                .iter()
-                .map(|e| self.record_assertion_jti(&e.tenant, &e.client, &e.jti_hash, e.expires_at))
-                .collect(),
-            Err(e) => Err(e),
+        if entries.is_empty() {
+            return Ok(Vec::new());
         }
+        // One multi-row statement, written out: diesel runs a SQLite batch
+        // insert with RETURNING row by row, and a skipped row then fails.
+        let mut sql = String::from("INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ");
+        let mut conn = self.conn()?;
+        let is_pg = matches!(&*conn, DbConnection::Postgres(_));
+        for i in 0..entries.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            if is_pg {
+                let n = 4 * i;
+                sql.push_str(&format!("(${},${},${},${})", n + 1, n + 2, n + 3, n + 4));
+            } else {
+                sql.push_str("(?,?,?,?)");
+            }
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING tenant_id, client_id, jti_hash");
+        let inserted: Vec<ReplayKey> = match &mut *conn {
+            DbConnection::Postgres(pg) => {
+                let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+                for e in entries {
+                    query = query
+                        .bind::<Text, _>(&e.tenant)
+                        .bind::<Text, _>(&e.client)
+                        .bind::<Text, _>(&e.jti_hash)
+                        .bind::<BigInt, _>(e.expires_at);
+                }
+                query.load(pg)?
+            }
+            DbConnection::Sqlite(lite) => {
+                let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+                for e in entries {
+                    query = query
+                        .bind::<Text, _>(&e.tenant)
+                        .bind::<Text, _>(&e.client)
+                        .bind::<Text, _>(&e.jti_hash)
+                        .bind::<BigInt, _>(e.expires_at);
+                }
+                query.load(lite)?
+            }
+        };
+        let mut unclaimed: HashSet<(&str, &str, &str)> = inserted
+            .iter()
+            .map(|k| (k.tenant_id.as_str(), k.client_id.as_str(), k.jti_hash.as_str()))
+            .collect();
+        Ok(entries
+            .iter()
+            .map(|e| unclaimed.remove(&(e.tenant.as_str(), e.client.as_str(), e.jti_hash.as_str())))
+            .collect())
     }
 
     /// Removes records whose assertions have expired; returns how many.
+    ///
+    /// In chunks of [`PURGE_CHUNK`] rows, one statement each, with a pause
+    /// between them: a minute of expired records under load is hundreds of
+    /// thousands of rows, and one statement deleting them all would hold
+    /// SQLite's write lock (and keep every token request that needs a
+    /// `jti` recorded waiting) for seconds.
     pub fn purge_assertion_jtis(&self, now: i64) -> Result<usize, StoreError> {
-        let mut conn = self.conn()?;
-        Ok(diesel::delete(assertion_replay::table.filter(assertion_replay::expires_at.lt(now))).execute(&mut conn)?)
+        let mut purged = 0;
+        loop {
+            let deleted = {
+                let mut conn = self.conn()?;
+                match &mut *conn {
+                    DbConnection::Postgres(pg) => diesel::sql_query(
+                        "DELETE FROM assertion_replay WHERE ctid = ANY(ARRAY(\
+                         SELECT ctid FROM assertion_replay WHERE expires_at < $1 LIMIT $2))",
+                    )
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(PURGE_CHUNK as i64)
+                    .execute(pg)?,
+                    DbConnection::Sqlite(lite) => diesel::sql_query(
+                        "DELETE FROM assertion_replay WHERE rowid IN (\
+                         SELECT rowid FROM assertion_replay WHERE expires_at < ? LIMIT ?)",
+                    )
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(PURGE_CHUNK as i64)
+                    .execute(lite)?,
+                }
+            };
+            purged += deleted;
+            if deleted < PURGE_CHUNK {
+                return Ok(purged);
+            }
+            std::thread::sleep(PURGE_PAUSE);
+        }
     }
 }
