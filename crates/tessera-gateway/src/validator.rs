@@ -303,11 +303,13 @@ impl Validator {
 
         let leeway = self.policy.leeway_secs;
         let exp = claims.get("exp").and_then(Value::as_i64).ok_or(Rejection("no exp"))?;
-        if exp + leeway <= now {
+        // Saturating: the claims are signed, but by a key we only trust to
+        // issue tokens, not to pick integers that overflow.
+        if exp.saturating_add(leeway) <= now {
             return Err(Rejection("token expired"));
         }
         if let Some(nbf) = claims.get("nbf") {
-            if nbf.as_i64().is_none_or(|nbf| nbf - leeway > now) {
+            if nbf.as_i64().is_none_or(|nbf| nbf.saturating_sub(leeway) > now) {
                 return Err(Rejection("token not yet valid"));
             }
         }

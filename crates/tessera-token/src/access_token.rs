@@ -117,12 +117,13 @@ impl TenantKeys {
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or(TokenError::Invalid("exp missing"))?;
-        if exp + leeway_secs <= now {
+        // Saturating: a signed `exp` near i64::MAX must not wrap (or panic).
+        if exp.saturating_add(leeway_secs) <= now {
             return Err(TokenError::Invalid("token expired"));
         }
         if let Some(nbf) = claims.get("nbf") {
             let nbf = nbf.as_i64().ok_or(TokenError::Invalid("nbf malformed"))?;
-            if nbf - leeway_secs > now {
+            if nbf.saturating_sub(leeway_secs) > now {
                 return Err(TokenError::Invalid("token not yet valid"));
             }
         }
@@ -248,6 +249,21 @@ mod tests {
             token.split('.').nth(1).unwrap()
         );
         assert!(keys.verify(&none, "https://as/t/acme", 1000, 0).is_err());
+    }
+
+    #[test]
+    fn expiry_at_the_end_of_time_neither_wraps_nor_panics() {
+        let master = MasterKey::generate().unwrap();
+        let k = generate_signing_key(SigningAlg::ES256, "acme", &master).unwrap();
+        let keys = TenantKeys::load("acme", &[stored(&k, "active", None)], &master, 0).unwrap();
+        let far = AccessTokenClaims {
+            exp: i64::MAX,
+            ..claims(1000)
+        };
+        let token = keys.mint(&far).unwrap();
+        // exp + leeway would overflow: saturating, the token is simply unexpired.
+        assert!(keys.verify(&token, "https://as/t/acme", 1000, 60).is_ok());
+        assert!(keys.verify(&token, "https://as/t/acme", i64::MAX - 1, 60).is_ok());
     }
 
     #[test]
