@@ -3,7 +3,8 @@
 //!
 //! Invalidation: a local admin change evicts its tenant at once; changes
 //! made by other instances (or the CLI) are noticed by polling the store's
-//! change counter every second and evicting every tenant whose version moved.
+//! change counter four times a second and evicting every tenant whose
+//! version moved.
 
 use crate::discovery::metadata_document;
 use crate::service::{ServiceError, Services};
@@ -212,9 +213,57 @@ impl TenantSnapshot {
     }
 }
 
+/// The cached snapshots, and a count of evictions: a load that began before
+/// an eviction may hold exactly what the eviction meant to drop (a client
+/// disabled while its tenant was being read), so its result is not cached.
+/// Without the count, a poll that ran during such a load (and found nothing
+/// to evict yet) let the stale snapshot stay until the tenant changed again.
+#[derive(Debug)]
+struct SnapshotMap<V> {
+    snapshots: HashMap<String, V>,
+    evictions: u64,
+}
+
+impl<V> Default for SnapshotMap<V> {
+    fn default() -> Self {
+        Self {
+            snapshots: HashMap::new(),
+            evictions: 0,
+        }
+    }
+}
+
+impl<V> SnapshotMap<V> {
+    /// To be read before a load begins, and given back to [`Self::insert_if_current`].
+    fn generation(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Caches `value` unless an eviction happened since `generation` was read.
+    fn insert_if_current(&mut self, key: &str, value: V, generation: u64) -> bool {
+        if self.evictions != generation {
+            return false;
+        }
+        self.snapshots.insert(key.to_owned(), value);
+        true
+    }
+
+    fn evict(&mut self, key: &str) {
+        self.snapshots.remove(key);
+        self.evictions += 1;
+    }
+
+    /// Keeps the snapshots `keep` approves; counts as an eviction either way
+    /// (a load in flight may be of a tenant that is not cached yet).
+    fn evict_unless(&mut self, mut keep: impl FnMut(&str, &V) -> bool) {
+        self.snapshots.retain(|k, v| keep(k, v));
+        self.evictions += 1;
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct TenantCache {
-    map: RwLock<HashMap<String, Arc<TenantSnapshot>>>,
+    map: RwLock<SnapshotMap<Arc<TenantSnapshot>>>,
     seen_version: AtomicI64,
     /// Hit and miss counters (metrics), when attached.
     counters: Option<(prometheus::IntCounter, prometheus::IntCounter)>,
@@ -260,7 +309,7 @@ impl TenantCache {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still a valid map.
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        map.get(tenant).cloned()
+        map.snapshots.get(tenant).cloned()
     }
 
     /// The tenant's snapshot, loaded on first use. `None`: no such tenant.
@@ -285,6 +334,7 @@ impl TenantCache {
         if let Some((_, misses)) = &self.counters {
             misses.inc();
         }
+        let generation = self.map.read().unwrap_or_else(|p| p.into_inner()).generation();
         let services2 = services.clone();
         let id = tenant.to_owned();
         let loaded = blocking(move || {
@@ -301,15 +351,17 @@ impl TenantCache {
         }
         let loaded = loaded?;
         if let Some(snapshot) = &loaded {
+            // Not cached if evicted meanwhile: this request still uses it
+            // (it was current when the request began), the next one reloads.
             let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-            map.insert(tenant.to_owned(), snapshot.clone());
+            map.insert_if_current(tenant, snapshot.clone(), generation);
         }
         Ok(loaded)
     }
 
     pub fn evict(&self, tenant: &str) {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        map.remove(tenant);
+        map.evict(tenant);
     }
 
     /// One poll: evicts tenants changed elsewhere since the last poll.
@@ -326,9 +378,41 @@ impl TenantCache {
             .collect();
         {
             let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-            map.retain(|id, snap| versions.get(id) == Some(&snap.version));
+            map.evict_unless(|id, snap| versions.get(id) == Some(&snap.version));
         }
         self.seen_version.store(version, Ordering::Release);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SnapshotMap;
+
+    #[test]
+    fn a_load_that_an_eviction_overtook_is_not_cached() {
+        let mut map = SnapshotMap::default();
+        // Undisturbed: cached.
+        let generation = map.generation();
+        assert!(map.insert_if_current("acme", 1, generation));
+        // A local change evicts while a reload of acme is in flight.
+        map.evict("acme");
+        let generation = map.generation();
+        map.evict("acme");
+        assert!(!map.insert_if_current("acme", 2, generation));
+        assert!(!map.snapshots.contains_key("acme"));
+        // A poll that finds acme changed elsewhere, while acme is not cached
+        // yet (its load in flight), also makes that load's result stale.
+        let generation = map.generation();
+        map.evict_unless(|_, _| true);
+        assert!(!map.insert_if_current("acme", 3, generation));
+        // Another tenant's eviction counts too (a stale miss costs a reload,
+        // a stale hit would cost correctness).
+        let generation = map.generation();
+        map.evict("globex");
+        assert!(!map.insert_if_current("acme", 4, generation));
+        let generation = map.generation();
+        assert!(map.insert_if_current("acme", 5, generation));
+        assert_eq!(map.snapshots.get("acme"), Some(&5));
     }
 }
