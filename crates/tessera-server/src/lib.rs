@@ -11,6 +11,7 @@ pub mod demo;
 pub mod devcerts;
 pub mod discovery;
 pub mod http;
+pub mod log_throttle;
 pub mod logging;
 pub mod master_key;
 pub mod metrics;

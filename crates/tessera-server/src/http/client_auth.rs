@@ -6,6 +6,7 @@ use super::body::read_capped;
 use super::client_cert::presented_chain;
 use super::error::ApiError;
 use crate::cache::{CachedClient, TenantSnapshot};
+use crate::log_throttle::{self, LogThrottle};
 use crate::state::AppState;
 use crate::tls::ConnInfo;
 use actix_web::http::header;
@@ -125,7 +126,10 @@ pub(crate) async fn authenticate<'s>(
                 expires_at: verified.replay_until,
             };
             let fresh = state.replay.record(entry).await.map_err(|e| {
-                tracing::error!(error = %e, "replay cache unavailable");
+                static UNAVAILABLE: LogThrottle = LogThrottle::new(log_throttle::DEFAULT_INTERVAL);
+                if let Some(held_back) = UNAVAILABLE.admit() {
+                    tracing::error!(error = %e, held_back, "replay cache unavailable");
+                }
                 // Without the store no assertion can be accepted (its jti
                 // must be recorded first): the client may retry shortly.
                 refuse(OAuthError::temporarily_unavailable())

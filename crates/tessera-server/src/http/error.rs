@@ -2,6 +2,7 @@
 //! status codes and `WWW-Authenticate`. Internal failures are logged here and
 //! answered as a bare `server_error`, never with their cause.
 
+use crate::log_throttle::{self, LogThrottle};
 use crate::service::ServiceError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -29,8 +30,14 @@ impl ApiError {
     /// Maps a service error; logs the ones that are our fault.
     pub fn internal(e: &ServiceError) -> Self {
         let oauth = e.to_oauth();
-        if oauth.status() >= 500 {
-            // 503 too: the database being down is worth an error line.
+        if oauth.status() == 503 {
+            // The database being down is worth an error line, but not one
+            // per refused request.
+            static UNAVAILABLE: LogThrottle = LogThrottle::new(log_throttle::DEFAULT_INTERVAL);
+            if let Some(held_back) = UNAVAILABLE.admit() {
+                tracing::error!(error = %e, held_back, "service unavailable");
+            }
+        } else if oauth.status() >= 500 {
             tracing::error!(error = %e, "internal error");
         }
         Self(oauth)
