@@ -291,18 +291,20 @@ async fn cli_manages_tenants_clients_and_keys(backend: Backend) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Starts the demo in `dir` on `port`; returns the child and the printed
-/// client secret once it serves.
-fn start_demo(dir: &Path, port: u16) -> (Child, String) {
+/// Starts the demo in `dir` on `port` (mTLS on `mtls_port`: its own free
+/// port, since `port + 1` may be another test's); returns the child and the
+/// printed client secret once it serves.
+fn start_demo(dir: &Path, port: u16, mtls_port: u16) -> (Child, String) {
+    let stderr_path = dir.join("demo-stderr.log");
     let mut child = tessera(dir)
         .args(["serve", "--demo"])
         .env("TESSERA_HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("TESSERA_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
         .env("TESSERA_HTTP_SHUTDOWN_TIMEOUT_SECS", "3")
-        .env("TESSERA_MTLS_LISTEN", format!("127.0.0.1:{}", port + 1))
-        .env("TESSERA_MTLS_PUBLIC_URL", format!("https://127.0.0.1:{}", port + 1))
+        .env("TESSERA_MTLS_LISTEN", format!("127.0.0.1:{mtls_port}"))
+        .env("TESSERA_MTLS_PUBLIC_URL", format!("https://127.0.0.1:{mtls_port}"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -315,9 +317,10 @@ fn start_demo(dir: &Path, port: u16) -> (Child, String) {
             }
         }
     });
-    let secret = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("demo printed a curl command");
+    let secret = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|e| {
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        panic!("the demo printed no curl command ({e}); its stderr:\n{stderr}")
+    });
     wait_for_port(port);
     (child, secret)
 }
@@ -326,8 +329,8 @@ fn start_demo(dir: &Path, port: u16) -> (Child, String) {
 async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tessera_testkit::temp_dir("demo");
-    let port = free_port();
-    let (mut child, secret) = start_demo(&dir, port);
+    let (port, mtls_port) = (free_port(), free_port());
+    let (mut child, secret) = start_demo(&dir, port, mtls_port);
     let url = format!("https://127.0.0.1:{port}/t/demo/oauth2/token");
     // A new client (no pooled connection) for each request: the server restarts in between.
     let token = async |secret: &str| {
@@ -363,7 +366,7 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
                 "-d",
                 &format!("client_id={client}"),
             ])
-            .arg(format!("https://127.0.0.1:{}/t/demo/oauth2/token", port + 1))
+            .arg(format!("https://127.0.0.1:{mtls_port}/t/demo/oauth2/token"))
             .output()
             .unwrap();
         let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -443,7 +446,7 @@ async fn demo_runs_from_an_empty_directory_and_keeps_its_data() {
     assert!(wait_exit(&mut child).success());
 
     // Restarted: the same data, the same secret, the same admin password.
-    let (mut child, secret2) = start_demo(&dir, port);
+    let (mut child, secret2) = start_demo(&dir, port, mtls_port);
     assert_eq!(secret, secret2);
     assert_eq!(token(&secret).await.status(), 200);
     assert_eq!(demo_sign_in().await, (303, true));
