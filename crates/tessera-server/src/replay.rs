@@ -82,9 +82,9 @@ impl ReplayRecorder {
         })
     }
 
-    /// Batches handed to the writer so far (tokens per batch tells how
-    /// well group commit works).
-    pub fn batches_handed_over(&self) -> u64 {
+    /// Batches handed to the writer so far (the tests check the batching).
+    #[cfg(test)]
+    fn batches_handed_over(&self) -> u64 {
         self.shared.handed_over.load(Ordering::Relaxed)
     }
 

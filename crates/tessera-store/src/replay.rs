@@ -5,9 +5,13 @@
 use crate::conn::{DbConnection, Store};
 use crate::error::StoreError;
 use crate::schema::{assertion_replay, revoked_tokens};
+use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text};
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Most expired records one purge statement deletes.
@@ -50,6 +54,24 @@ struct NewRevocation<'a> {
     tenant_id: &'a str,
     jti: &'a str,
     expires_at: i64,
+}
+
+/// `sql` with the four values of every entry bound, in order.
+fn bind_entries<DB>(sql: String, entries: &[ReplayEntry]) -> BoxedSqlQuery<'_, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    let mut query = diesel::sql_query(sql).into_boxed::<DB>();
+    for e in entries {
+        query = query
+            .bind::<Text, _>(&e.tenant)
+            .bind::<Text, _>(&e.client)
+            .bind::<Text, _>(&e.jti_hash)
+            .bind::<BigInt, _>(e.expires_at);
+    }
+    query
 }
 
 impl Store {
@@ -133,35 +155,15 @@ impl Store {
             }
             if is_pg {
                 let n = 4 * i;
-                sql.push_str(&format!("(${},${},${},${})", n + 1, n + 2, n + 3, n + 4));
+                let _ = write!(sql, "(${},${},${},${})", n + 1, n + 2, n + 3, n + 4);
             } else {
                 sql.push_str("(?,?,?,?)");
             }
         }
         sql.push_str(" ON CONFLICT DO NOTHING RETURNING tenant_id, client_id, jti_hash");
         let inserted: Vec<ReplayKey> = match &mut *conn {
-            DbConnection::Postgres(pg) => {
-                let mut query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
-                for e in entries {
-                    query = query
-                        .bind::<Text, _>(&e.tenant)
-                        .bind::<Text, _>(&e.client)
-                        .bind::<Text, _>(&e.jti_hash)
-                        .bind::<BigInt, _>(e.expires_at);
-                }
-                query.load(pg)?
-            }
-            DbConnection::Sqlite(lite) => {
-                let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
-                for e in entries {
-                    query = query
-                        .bind::<Text, _>(&e.tenant)
-                        .bind::<Text, _>(&e.client)
-                        .bind::<Text, _>(&e.jti_hash)
-                        .bind::<BigInt, _>(e.expires_at);
-                }
-                query.load(lite)?
-            }
+            DbConnection::Postgres(pg) => bind_entries(sql, entries).load(pg)?,
+            DbConnection::Sqlite(lite) => bind_entries(sql, entries).load(lite)?,
         };
         let mut unclaimed: HashSet<(&str, &str, &str)> = inserted
             .iter()

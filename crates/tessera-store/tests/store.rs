@@ -18,6 +18,8 @@ fn hex(n: usize) -> String {
 /// A fresh store; removed on drop.
 struct Fresh {
     store: Store,
+    /// The database file, on SQLite.
+    sqlite_file: Option<std::path::PathBuf>,
     cleanup: Box<dyn Fn()>,
 }
 
@@ -33,6 +35,7 @@ fn sqlite() -> Fresh {
     store.migrate().unwrap();
     Fresh {
         store,
+        sqlite_file: Some(dir.join("t.db")),
         cleanup: Box::new(move || {
             let _ = std::fs::remove_dir_all(&dir);
         }),
@@ -53,6 +56,7 @@ fn postgres() -> Option<Fresh> {
     store.migrate().unwrap();
     Some(Fresh {
         store,
+        sqlite_file: None,
         cleanup: Box::new(move || {
             if let Ok(mut c) = PgConnection::establish(&base) {
                 let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
@@ -550,10 +554,8 @@ both!(
 /// (2,000 records are far below SQLite's own 1,000-page threshold, too).
 #[test]
 fn sqlite_log_is_checkpointed_in_the_background() {
-    let dir = std::env::temp_dir().join(format!("tessera-store-{}", hex(6)));
-    let db_path = dir.join("t.db");
-    let store = Store::open(&format!("sqlite://{}", db_path.display()), 4).unwrap();
-    store.migrate().unwrap();
+    let fresh = sqlite();
+    let (store, db_path) = (&fresh.store, fresh.sqlite_file.clone().unwrap());
     let size = || std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0);
     let before = size();
     let batch: Vec<ReplayEntry> = (0..2_000).map(|i| entry("c1", &format!("{i:064}"))).collect();
@@ -568,6 +570,4 @@ fn sqlite_log_is_checkpointed_in_the_background() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
 }
