@@ -229,11 +229,15 @@ impl Application {
         // Notice admin changes made by other instances (or the CLI), and
         // purge expired assertion replay records once a minute. The poll
         // runs four times a second so that a change reaches every instance
-        // within the documented second even when a poll just missed it.
+        // within the documented second even when a poll just missed it. The
+        // purge runs beside the poll, not in it: under assertion load it
+        // deletes a minute of records in chunks, for seconds, and a poll
+        // waiting for it would leave changes unseen that long.
         let weak = Arc::downgrade(&state.clone().into_inner());
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(CHANGE_POLL_INTERVAL);
             let mut ticks: u64 = 0;
+            let purging = Arc::new(std::sync::atomic::AtomicBool::new(false));
             loop {
                 tick.tick().await;
                 let Some(state) = weak.upgrade() else { break };
@@ -241,18 +245,12 @@ impl Application {
                     tracing::warn!(error = %e, "cache refresh failed");
                 }
                 ticks += 1;
-                if ticks.is_multiple_of(PURGE_EVERY_POLLS) {
-                    let store = state.services.store.clone();
-                    let purged =
-                        crate::cache::blocking(move || Ok(store.purge_assertion_jtis(tessera_core::time::now_secs())?))
-                            .await;
-                    if let Err(e) = purged {
-                        tracing::warn!(error = %e, "purging assertion replay records failed");
-                    }
-                    let (services, policy) = (state.services.clone(), state.ui_policy);
-                    if let Err(e) = crate::cache::blocking(move || services.purge_admin_state(&policy)).await {
-                        tracing::warn!(error = %e, "purging expired admin sessions failed");
-                    }
+                if ticks.is_multiple_of(PURGE_EVERY_POLLS) && !purging.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    let (services, policy, purging) = (state.services.clone(), state.ui_policy, purging.clone());
+                    actix_web::rt::spawn(async move {
+                        purge_expired(services, policy).await;
+                        purging.store(false, std::sync::atomic::Ordering::Release);
+                    });
                 }
             }
         });
@@ -296,5 +294,18 @@ impl Application {
         let result = server.await;
         drop(state);
         result
+    }
+}
+
+/// Deletes expired assertion replay records, then expired admin sessions
+/// and sign-in failure records.
+async fn purge_expired(services: Services, policy: crate::service::SessionPolicy) {
+    let store = services.store.clone();
+    let purged = crate::cache::blocking(move || Ok(store.purge_assertion_jtis(tessera_core::time::now_secs())?)).await;
+    if let Err(e) = purged {
+        tracing::warn!(error = %e, "purging assertion replay records failed");
+    }
+    if let Err(e) = crate::cache::blocking(move || services.purge_admin_state(&policy)).await {
+        tracing::warn!(error = %e, "purging expired admin sessions failed");
     }
 }

@@ -16,10 +16,10 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The process-wide crypto provider: ring. Installing it once up front
-/// avoids rustls's panic when more than one provider is linked in.
+/// The crypto provider of both listeners: ring, preferring the cipher
+/// suites hashed with SHA-256 (see `tessera_clientauth::mtls::server_provider`).
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(tessera_clientauth::mtls::server_provider())
 }
 
 /// The server certificate of both listeners, replaceable while the server
@@ -73,6 +73,7 @@ pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_cert_resolver(cert);
+    config.ignore_client_order = true;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     enable_resumption(&mut config)?;
     Ok(config)

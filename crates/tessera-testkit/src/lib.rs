@@ -42,12 +42,19 @@ pub fn test_certs() -> &'static tessera_server::devcerts::DevCerts {
 
 /// A rustls client configuration trusting only the per-run CA.
 pub(crate) fn client_config_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    client_config_builder_with(rustls::crypto::ring::default_provider())
+}
+
+/// [`client_config_builder`] with another crypto provider (e.g. other cipher suites).
+pub(crate) fn client_config_builder_with(
+    provider: rustls::crypto::CryptoProvider,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     let ca = std::fs::read(&test_certs().ca_cert).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile_certs(&ca) {
         roots.add(cert).unwrap();
     }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)

@@ -47,7 +47,18 @@ pub struct RawTls {
 impl RawTls {
     /// Connects and completes the TLS handshake.
     pub fn connect(addr: SocketAddr) -> Self {
-        let config = Arc::new(crate::client_config_builder().with_no_client_auth());
+        Self::connect_with(addr, Arc::new(crate::client_config_builder().with_no_client_auth()))
+    }
+
+    /// Connects offering only `suites`, in that order of preference.
+    pub fn connect_offering(addr: SocketAddr, suites: &[rustls::SupportedCipherSuite]) -> Self {
+        let mut provider = rustls::crypto::ring::default_provider();
+        provider.cipher_suites = suites.to_vec();
+        let config = crate::client_config_builder_with(provider).with_no_client_auth();
+        Self::connect_with(addr, Arc::new(config))
+    }
+
+    fn connect_with(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Self {
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(READ_LIMIT)).unwrap();
@@ -58,6 +69,11 @@ impl RawTls {
             stream.conn.complete_io(&mut stream.sock).unwrap();
         }
         Self { stream }
+    }
+
+    /// The cipher suite the server chose.
+    pub fn cipher_suite(&self) -> Option<rustls::CipherSuite> {
+        self.stream.conn.negotiated_cipher_suite().map(|s| s.suite())
     }
 
     /// Sends bytes; `false` once the server has closed the connection.

@@ -51,5 +51,6 @@ mod operations;
 mod outage;
 mod process;
 mod ratelimit;
+mod tls_suites;
 mod token;
 mod ui;
