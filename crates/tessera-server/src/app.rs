@@ -29,7 +29,7 @@ pub enum StartError {
 
 /// How often each instance reads the store-wide change counter.
 const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(250);
-/// Expired replay records and admin sessions are purged once a minute.
+/// Expired replay records and admin sessions are purged at start-up and once a minute.
 const PURGE_EVERY_POLLS: u64 = 240;
 
 pub struct Application {
@@ -244,7 +244,8 @@ impl Application {
                 if let Err(e) = state.cache.refresh(&state.services).await {
                     tracing::warn!(error = %e, "cache refresh failed");
                 }
-                ticks += 1;
+                // At start-up (what expired while the server was down) and
+                // then once a minute.
                 if ticks.is_multiple_of(PURGE_EVERY_POLLS) && !purging.swap(true, std::sync::atomic::Ordering::AcqRel) {
                     let (services, policy, purging) = (state.services.clone(), state.ui_policy, purging.clone());
                     actix_web::rt::spawn(async move {
@@ -252,6 +253,7 @@ impl Application {
                         purging.store(false, std::sync::atomic::Ordering::Release);
                     });
                 }
+                ticks += 1;
             }
         });
 

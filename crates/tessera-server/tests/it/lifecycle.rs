@@ -102,4 +102,55 @@ async fn instances_sharing_a_database_act_as_one(backend: Backend) {
     );
 }
 
-backend_tests!(data_survives_a_restart, instances_sharing_a_database_act_as_one);
+/// The purge of expired replay records runs beside the change poll: while
+/// an instance purges (at start-up here, a minute's records under load),
+/// it still sees another instance's admin changes within the second.
+async fn changes_are_seen_while_the_purge_runs(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).unwrap());
+    // ≥ 1,170 purge statements with a 5 ms pause after each: ≥ 5.8 s of
+    // purging, against the 1.5 s the check below may take.
+    const EXPIRED: usize = 300_000;
+    let store = tessera_store::Store::open(&db.url, 2).unwrap();
+    store.migrate().unwrap();
+    let expired = |i: usize| tessera_store::ReplayEntry {
+        tenant: "old".into(),
+        client: "c".into(),
+        jti_hash: format!("{i:064}"),
+        expires_at: 1,
+    };
+    let all: Vec<_> = (0..EXPIRED).map(expired).collect();
+    for batch in all.chunks(256) {
+        store.record_assertion_jtis(batch).unwrap();
+    }
+    let a = TestApp::spawn_on(db.clone(), |_| {}).await;
+    let public = a.base_url.clone();
+    let b = TestApp::spawn_on(db.clone(), move |c| c.public_url = public).await;
+    a.create_tenant("acme", json!({})).await;
+    let (id, secret) = a.create_secret_client("acme", json!({})).await;
+    assert_eq!(b.token_basic("acme", &id, &secret, &[CC]).await.status, 200);
+
+    a.admin(
+        Method::PATCH,
+        &format!("/tenants/acme/clients/{id}"),
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    let disabled = std::time::Instant::now();
+    while b.token_basic("acme", &id, &secret, &[CC]).await.status != 401 {
+        assert!(
+            disabled.elapsed() < Duration::from_millis(1500),
+            "instance B still accepted a disabled client after {:?}",
+            disabled.elapsed()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The last record is purged last: still there, so the purge was running.
+    let last = store.record_assertion_jtis(&[expired(EXPIRED - 1)]).unwrap();
+    assert_eq!(last, vec![false], "the purge ended before the check: make it longer");
+}
+
+backend_tests!(
+    data_survives_a_restart,
+    instances_sharing_a_database_act_as_one,
+    changes_are_seen_while_the_purge_runs
+);
