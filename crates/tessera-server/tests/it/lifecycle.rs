@@ -41,33 +41,38 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
     false
 }
 
-async fn instances_sharing_a_database_act_as_one(backend: Backend) {
-    let db = Arc::new(TestDb::new(backend).unwrap());
+/// Two instances on `db` sharing one public URL (as behind one load
+/// balancer), and a secret client of tenant `acme` created on the first.
+async fn two_instances_with_a_client(db: Arc<TestDb>) -> (TestApp, TestApp, String, String) {
     let a = TestApp::spawn_on(db.clone(), |_| {}).await;
-    // Instances of one deployment share the public URL (behind one load balancer).
     let public = a.base_url.clone();
-    let b = TestApp::spawn_on(db.clone(), move |c| c.public_url = public).await;
+    let b = TestApp::spawn_on(db, move |c| c.public_url = public).await;
     a.create_tenant("acme", json!({})).await;
     let (id, secret) = a.create_secret_client("acme", json!({})).await;
+    (a, b, id, secret)
+}
+
+async fn set_disabled(app: &TestApp, id: &str, disabled: bool) {
+    app.admin(
+        Method::PATCH,
+        &format!("/tenants/acme/clients/{id}"),
+        Some(json!({"disabled": disabled})),
+    )
+    .await;
+}
+
+async fn instances_sharing_a_database_act_as_one(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).unwrap());
+    let (a, b, id, secret) = two_instances_with_a_client(db).await;
     // B sees A's client.
     assert_eq!(b.token_basic("acme", &id, &secret, &[CC]).await.status, 200);
     // A disables it: B refuses within its one-second poll.
-    a.admin(
-        Method::PATCH,
-        &format!("/tenants/acme/clients/{id}"),
-        Some(json!({"disabled": true})),
-    )
-    .await;
+    set_disabled(&a, &id, true).await;
     assert!(
         eventually(async || b.token_basic("acme", &id, &secret, &[CC]).await.status == 401).await,
         "instance B kept accepting a disabled client"
     );
-    a.admin(
-        Method::PATCH,
-        &format!("/tenants/acme/clients/{id}"),
-        Some(json!({"disabled": false})),
-    )
-    .await;
+    set_disabled(&a, &id, false).await;
     assert!(eventually(async || b.token_basic("acme", &id, &secret, &[CC]).await.status == 200).await);
     // A rotates keys: B signs with the new key and both publish the same set.
     a.admin(Method::POST, "/tenants/acme/keys/rotate", None).await;
@@ -122,19 +127,10 @@ async fn changes_are_seen_while_the_purge_runs(backend: Backend) {
     for batch in all.chunks(256) {
         store.record_assertion_jtis(batch).unwrap();
     }
-    let a = TestApp::spawn_on(db.clone(), |_| {}).await;
-    let public = a.base_url.clone();
-    let b = TestApp::spawn_on(db.clone(), move |c| c.public_url = public).await;
-    a.create_tenant("acme", json!({})).await;
-    let (id, secret) = a.create_secret_client("acme", json!({})).await;
+    let (a, b, id, secret) = two_instances_with_a_client(db).await;
     assert_eq!(b.token_basic("acme", &id, &secret, &[CC]).await.status, 200);
 
-    a.admin(
-        Method::PATCH,
-        &format!("/tenants/acme/clients/{id}"),
-        Some(json!({"disabled": true})),
-    )
-    .await;
+    set_disabled(&a, &id, true).await;
     let disabled = std::time::Instant::now();
     while b.token_basic("acme", &id, &secret, &[CC]).await.status != 401 {
         assert!(
