@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 /// The advisory lock key held while migrating a PostgreSQL database ("tessera").
 const PG_MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 
@@ -120,6 +120,8 @@ pub struct Store {
     /// SQLite's write lock, taken in turn by this process's hot writers
     /// (see [`Store::sqlite_write_turn`]).
     write_turn: Arc<Mutex<()>>,
+    /// SQLite: this process's index of the replay log (replay_log.rs).
+    replay_index: Arc<Mutex<crate::replay_log::ReplayIndex>>,
 }
 
 #[derive(Debug, Default)]
@@ -180,6 +182,7 @@ impl Store {
             url,
             waits,
             write_turn,
+            replay_index: Arc::default(),
         })
     }
 
@@ -193,6 +196,12 @@ impl Store {
     /// timeout. Unused on PostgreSQL, whose writers do not exclude each other.
     pub(crate) fn sqlite_write_turn(&self) -> MutexGuard<'_, ()> {
         self.write_turn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This process's index of SQLite's replay log. Taken after the write
+    /// turn by writers of the log.
+    pub(crate) fn replay_index(&self) -> MutexGuard<'_, crate::replay_log::ReplayIndex> {
+        self.replay_index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn backend_name(&self) -> &'static str {

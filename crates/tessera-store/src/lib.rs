@@ -13,6 +13,7 @@ mod error;
 mod keys;
 mod models;
 mod replay;
+mod replay_log;
 pub mod schema;
 mod sealed;
 mod tenants;

@@ -4,7 +4,7 @@
 
 use crate::conn::{DbConnection, Store};
 use crate::error::StoreError;
-use crate::schema::{assertion_replay, revoked_tokens};
+use crate::schema::revoked_tokens;
 use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
@@ -28,15 +28,6 @@ pub struct ReplayEntry {
     pub client: String,
     pub jti_hash: String,
     pub expires_at: i64,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = assertion_replay)]
-struct NewReplay<'a> {
-    tenant_id: &'a str,
-    client_id: &'a str,
-    jti_hash: &'a str,
-    expires_at: i64,
 }
 
 /// The key of a recorded `jti`, as the batch insert reports it back.
@@ -111,8 +102,8 @@ impl Store {
     }
 
     /// Records a `jti` (hashed by the caller). `Ok(false)`: it was already
-    /// used. The primary key decides, so concurrent submissions of one
-    /// assertion, on any instance, yield exactly one `true`.
+    /// used. Concurrent submissions of one assertion, on any instance,
+    /// yield exactly one `true`.
     pub fn record_assertion_jti(
         &self,
         tenant: &str,
@@ -120,56 +111,45 @@ impl Store {
         jti_hash: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let inserted = diesel::insert_into(assertion_replay::table)
-            .values(NewReplay {
-                tenant_id: tenant,
-                client_id: client,
-                jti_hash,
-                expires_at,
-            })
-            .execute(&mut conn);
-        match inserted.map_err(StoreError::from) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let entry = ReplayEntry {
+            tenant: tenant.to_owned(),
+            client: client.to_owned(),
+            jti_hash: jti_hash.to_owned(),
+            expires_at,
+        };
+        Ok(self.record_assertion_jtis(std::slice::from_ref(&entry))?.first() == Some(&true))
     }
 
     /// Records several `jti`s (one entry per assertion) with one statement:
     /// one round trip and one commit for a whole batch of token requests.
-    /// The answer, per entry, is as [`Store::record_assertion_jti`]'s: the
-    /// rows the database reports inserted are the fresh ones (a key already
-    /// stored, by any instance, is skipped by the primary key, not an
-    /// error), and of one `jti` twice in the batch only the first is fresh.
+    /// The answer, per entry, is as [`Store::record_assertion_jti`]'s: a
+    /// `jti` already recorded, by any instance, is not fresh, and of one
+    /// `jti` twice in the batch only the first is fresh.
+    ///
+    /// On PostgreSQL the primary key decides (the rows reported inserted are
+    /// the fresh ones); on SQLite, the append-only log and its index in
+    /// memory (replay_log.rs).
     pub fn record_assertion_jtis(&self, entries: &[ReplayEntry]) -> Result<Vec<bool>, StoreError> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let mut conn = self.conn()?;
+        let pg = match &mut *conn {
+            DbConnection::Sqlite(lite) => return self.record_in_sqlite_log(lite, entries),
+            DbConnection::Postgres(pg) => pg,
+        };
         // One multi-row statement, written out: diesel runs a SQLite batch
         // insert with RETURNING row by row, and a skipped row then fails.
         let mut sql = String::from("INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ");
-        let mut conn = self.conn()?;
-        let is_pg = matches!(&*conn, DbConnection::Postgres(_));
         for i in 0..entries.len() {
             if i > 0 {
                 sql.push(',');
             }
-            if is_pg {
-                let n = 4 * i;
-                let _ = write!(sql, "(${},${},${},${})", n + 1, n + 2, n + 3, n + 4);
-            } else {
-                sql.push_str("(?,?,?,?)");
-            }
+            let n = 4 * i;
+            let _ = write!(sql, "(${},${},${},${})", n + 1, n + 2, n + 3, n + 4);
         }
         sql.push_str(" ON CONFLICT DO NOTHING RETURNING tenant_id, client_id, jti_hash");
-        let inserted: Vec<ReplayKey> = match &mut *conn {
-            DbConnection::Postgres(pg) => bind_entries(sql, entries).load(pg)?,
-            DbConnection::Sqlite(lite) => {
-                let _turn = self.sqlite_write_turn();
-                bind_entries(sql, entries).load(lite)?
-            }
-        };
+        let inserted: Vec<ReplayKey> = bind_entries(sql, entries).load(pg)?;
         let mut unclaimed: HashSet<(&str, &str, &str)> = inserted
             .iter()
             .map(|k| (k.tenant_id.as_str(), k.client_id.as_str(), k.jti_hash.as_str()))
@@ -215,6 +195,8 @@ impl Store {
             };
             purged += deleted;
             if deleted < PURGE_CHUNK {
+                // The same records leave this process's index of SQLite's log.
+                self.replay_index().forget_expired(now);
                 return Ok(purged);
             }
             std::thread::sleep(PURGE_PAUSE);

@@ -34,14 +34,9 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    assertion_replay (tenant_id, client_id, jti_hash) {
-        tenant_id -> Text,
-        client_id -> Text,
-        jti_hash -> Text,
-        expires_at -> BigInt,
-    }
-}
+// assertion_replay has no declaration here: its key differs per backend
+// (PostgreSQL: the primary key; SQLite: an append-only log, replay_log.rs)
+// and every statement on it is written out in replay.rs / replay_log.rs.
 
 diesel::table! {
     trust_anchors (id) {

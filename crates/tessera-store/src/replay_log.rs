@@ -1,0 +1,260 @@
+//! The replay cache on SQLite: an append-only log of accepted `jti`s in the
+//! database, and in each process an index of that log in memory.
+//!
+//! Why not a unique key, as on PostgreSQL: `jti`s are random, so each one
+//! recorded lands on a random page of a unique index, and a batch of fifty
+//! wrote fifty 4 KiB pages to SQLite's log, copied and synced again by the
+//! checkpoint, all on the server's core (a fifth of it at 10,000 assertions
+//! a second). Appended rows share pages: the same batch writes two or three.
+//!
+//! The log stays the one source of truth for every process on the file. A
+//! batch is decided inside an `IMMEDIATE` transaction, holding SQLite's one
+//! write lock: first the index reads every row appended since it last looked
+//! (by any process; `seq` only grows, `AUTOINCREMENT`), then the batch is
+//! checked against the index and its fresh entries appended. No other writer
+//! can append between that read and the commit, so the answer is the one a
+//! unique key would give.
+
+use crate::conn::Store;
+use crate::error::StoreError;
+use crate::replay::ReplayEntry;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::{Sqlite, SqliteConnection};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+
+/// Width, in seconds of `expires_at`, of one bucket of the index: a bucket
+/// is dropped whole once all its records have expired.
+const BUCKET_SECS: i64 = 64;
+/// Rows read per statement while catching up (a process starting on a
+/// large log reads it in pieces, not into one vector).
+const CATCH_UP_ROWS: i64 = 10_000;
+
+/// A record's identity in memory: 128 bits of SHA-256 over tenant, client
+/// and `jti` hash, each length-prefixed so that no two triples share an
+/// encoding. 16 bytes instead of three strings; telling two records apart
+/// by chance would take ~2^64 of them.
+pub(crate) fn fingerprint(tenant: &str, client: &str, jti_hash: &str) -> u128 {
+    let mut hasher = Sha256::new();
+    for part in [tenant, client, jti_hash] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+/// This process's view of the log: every record up to `last_seq`.
+#[derive(Debug, Default)]
+pub(crate) struct ReplayIndex {
+    last_seq: i64,
+    /// Fingerprints by `expires_at / BUCKET_SECS`.
+    buckets: BTreeMap<i64, HashSet<u128>>,
+}
+
+impl ReplayIndex {
+    fn contains(&self, key: u128) -> bool {
+        self.buckets.values().any(|bucket| bucket.contains(&key))
+    }
+
+    fn insert(&mut self, key: u128, expires_at: i64) {
+        self.buckets
+            .entry(expires_at.div_euclid(BUCKET_SECS))
+            .or_default()
+            .insert(key);
+    }
+
+    /// Drops the buckets whose records all expired before `now`: the same
+    /// records the database's purge deletes.
+    pub(crate) fn forget_expired(&mut self, now: i64) {
+        // Bucket b holds expiries up to b * BUCKET_SECS + BUCKET_SECS - 1,
+        // all before `now` exactly when b < now / BUCKET_SECS.
+        let first_live = now.div_euclid(BUCKET_SECS);
+        self.buckets = self.buckets.split_off(&first_live);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.buckets.values().map(HashSet::len).sum()
+    }
+}
+
+#[derive(QueryableByName)]
+struct LogRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    tenant_id: String,
+    #[diesel(sql_type = Text)]
+    client_id: String,
+    #[diesel(sql_type = Text)]
+    jti_hash: String,
+    #[diesel(sql_type = BigInt)]
+    expires_at: i64,
+}
+
+#[derive(QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+/// Reads into `index` every row appended since it last looked.
+fn catch_up(conn: &mut SqliteConnection, index: &mut ReplayIndex) -> Result<(), StoreError> {
+    loop {
+        let rows: Vec<LogRow> = diesel::sql_query(
+            "SELECT seq, tenant_id, client_id, jti_hash, expires_at FROM assertion_replay \
+             WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind::<BigInt, _>(index.last_seq)
+        .bind::<BigInt, _>(CATCH_UP_ROWS)
+        .load(conn)?;
+        for row in &rows {
+            index.insert(
+                fingerprint(&row.tenant_id, &row.client_id, &row.jti_hash),
+                row.expires_at,
+            );
+        }
+        match rows.last() {
+            Some(last) => index.last_seq = last.seq,
+            None => return Ok(()),
+        }
+        if rows.len() < CATCH_UP_ROWS as usize {
+            return Ok(());
+        }
+    }
+}
+
+impl Store {
+    /// [`Store::record_assertion_jtis`] on SQLite (see the module's note).
+    pub(crate) fn record_in_sqlite_log(
+        &self,
+        conn: &mut SqliteConnection,
+        entries: &[ReplayEntry],
+    ) -> Result<Vec<bool>, StoreError> {
+        let _turn = self.sqlite_write_turn();
+        let mut index = self.replay_index();
+        let keys: Vec<u128> = entries
+            .iter()
+            .map(|e| fingerprint(&e.tenant, &e.client, &e.jti_hash))
+            .collect();
+        let (fresh, last_seq) = conn.immediate_transaction(|conn| {
+            catch_up(conn, &mut index)?;
+            let mut in_batch = HashSet::with_capacity(keys.len());
+            let fresh: Vec<bool> = keys
+                .iter()
+                .map(|key| !index.contains(*key) && in_batch.insert(*key))
+                .collect();
+            let appended: Vec<&ReplayEntry> = entries
+                .iter()
+                .zip(&fresh)
+                .filter(|(_, f)| **f)
+                .map(|(e, _)| e)
+                .collect();
+            if appended.is_empty() {
+                return Ok((fresh, None));
+            }
+            let mut sql =
+                String::from("INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ");
+            for i in 0..appended.len() {
+                sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
+            }
+            sql.push_str(" RETURNING seq");
+            let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
+            for e in &appended {
+                query = query
+                    .bind::<Text, _>(&e.tenant)
+                    .bind::<Text, _>(&e.client)
+                    .bind::<Text, _>(&e.jti_hash)
+                    .bind::<BigInt, _>(e.expires_at);
+            }
+            let seqs: Vec<Seq> = query.load(conn)?;
+            Ok::<_, StoreError>((fresh, seqs.iter().map(|s| s.seq).max()))
+        })?;
+        // Committed: only now does the index learn the batch. Every row up
+        // to ours was read while the write lock was held, so nothing is
+        // skipped by moving past them.
+        for ((key, entry), fresh) in keys.iter().zip(entries).zip(&fresh) {
+            if *fresh {
+                index.insert(*key, entry.expires_at);
+            }
+        }
+        if let Some(seq) = last_seq {
+            index.last_seq = index.last_seq.max(seq);
+        }
+        Ok(fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_keep_the_parts_apart() {
+        assert_ne!(fingerprint("a", "bc", "d"), fingerprint("ab", "c", "d"));
+        assert_ne!(fingerprint("a", "b", "cd"), fingerprint("a", "bc", "d"));
+        assert_eq!(fingerprint("t", "c", "j"), fingerprint("t", "c", "j"));
+    }
+
+    #[test]
+    fn buckets_are_forgotten_once_every_record_in_them_expired() {
+        let mut index = ReplayIndex::default();
+        for exp in [0, 63, 64, 127, 128, 1000] {
+            index.insert(fingerprint("t", "c", &exp.to_string()), exp);
+        }
+        let has = |index: &ReplayIndex, exp: i64| index.contains(fingerprint("t", "c", &exp.to_string()));
+        // Still valid at `now` means expires_at >= now: 63 is kept at 63.
+        index.forget_expired(63);
+        assert!(has(&index, 0) && has(&index, 63));
+        index.forget_expired(64);
+        assert!(!has(&index, 0) && !has(&index, 63) && has(&index, 64));
+        index.forget_expired(128);
+        assert!(!has(&index, 127) && has(&index, 128) && has(&index, 1000));
+        assert_eq!(index.len(), 2);
+        // A bucket goes whole: 1000 expired at 1001, 1023 might not have.
+        index.forget_expired(1001);
+        assert!(has(&index, 1000));
+        index.forget_expired(1024);
+        assert_eq!(index.len(), 0);
+    }
+
+    /// A database from before the log keeps its records through the
+    /// migration: a `jti` accepted then is still refused after.
+    #[test]
+    fn records_of_the_keyed_table_survive_the_migration() {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        use diesel_migrations::MigrationHarness;
+        let dir = std::env::temp_dir().join(format!("tessera-replay-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        while conn.applied_migrations().unwrap().len() < 6 {
+            conn.run_next_migration(crate::conn::SQLITE_MIGRATIONS).unwrap();
+        }
+        let last = conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .max()
+            .unwrap();
+        assert_eq!(last, "20261129083000", "the keyed table's last migration moved");
+        conn.batch_execute(
+            "INSERT INTO assertion_replay VALUES ('acme', 'c1', 'old', 500), ('acme', 'c2', 'old', 500)",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&format!("sqlite://{}", path.display()), 2).unwrap();
+        assert_eq!(store.migrate().unwrap(), 1);
+        assert!(!store.record_assertion_jti("acme", "c1", "old", 500).unwrap());
+        assert!(!store.record_assertion_jti("acme", "c2", "old", 500).unwrap());
+        assert!(store.record_assertion_jti("acme", "c3", "old", 500).unwrap());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
