@@ -602,7 +602,10 @@ fn sqlite_instances_on_one_file_share_the_replay_log() {
         tenant: "globex".into(),
         ..entry("c1", "j1")
     };
-    assert_eq!(b.record_assertion_jtis(std::slice::from_ref(&globex)).unwrap(), vec![true]);
+    assert_eq!(
+        b.record_assertion_jtis(std::slice::from_ref(&globex)).unwrap(),
+        vec![true]
+    );
     assert_eq!(a.record_assertion_jtis(&[globex]).unwrap(), vec![false]);
     // Racing batches from both instances: each jti fresh exactly once.
     let handles: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
