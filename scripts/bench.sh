@@ -192,7 +192,7 @@ bench() { # TARGET SERVER_PID ARGS...: one scenario, JSON lines into results
 
 token_scenarios() { # TARGET PID TOKEN_URL MTLS_TOKEN_URL AUDIENCE SECRET RATE_HINT
     local target=$1 pid=$2 url=$3 murl=$4 aud=$5 secret=$6 hint=$7 alg id
-    bench "$target" "$pid" --scenario client_secret_basic --url "$url" --client-id bench-secret --client-secret "$secret"
+    bench "$target" "$pid" --scenario client_secret_basic --url "$url" --client-id bench-secret --client-secret="$secret"
     for alg in ES256 RS256 EdDSA; do
         id=$(echo "$alg" | tr 'A-Z' 'a-z')
         bench "$target" "$pid" --scenario private_key_jwt --url "$url" --alg "$alg" --signing-key "$work/$id.key" \
