@@ -33,8 +33,9 @@ const CATCH_UP_ROWS: i64 = 10_000;
 
 /// A record's identity in memory: 128 bits of SHA-256 over tenant, client
 /// and `jti` hash, each length-prefixed so that no two triples share an
-/// encoding. 16 bytes instead of three strings; telling two records apart
-/// by chance would take ~2^64 of them.
+/// encoding. 16 bytes instead of three strings. Two records would share a
+/// fingerprint by chance only among ~2^64 of them, and that could only
+/// refuse a fresh assertion, never accept a replayed one.
 pub(crate) fn fingerprint(tenant: &str, client: &str, jti_hash: &str) -> u128 {
     let mut hasher = Sha256::new();
     for part in [tenant, client, jti_hash] {
