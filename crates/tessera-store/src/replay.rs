@@ -49,8 +49,16 @@ struct NewRevocation<'a> {
     expires_at: i64,
 }
 
+/// The start of a multi-row insert of replay records, on either backend
+/// (each row's four values follow, in [`bind_entries`]' order).
+pub(crate) const INSERT_REPLAY_ROWS: &str =
+    "INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ";
+
 /// `sql` with the four values of every entry bound, in order.
-fn bind_entries<DB>(sql: String, entries: &[ReplayEntry]) -> BoxedSqlQuery<'_, DB, SqlQuery>
+pub(crate) fn bind_entries<'a, DB>(
+    sql: String,
+    entries: impl IntoIterator<Item = &'a ReplayEntry>,
+) -> BoxedSqlQuery<'a, DB, SqlQuery>
 where
     DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
     String: ToSql<Text, DB>,
@@ -138,9 +146,9 @@ impl Store {
             DbConnection::Sqlite(lite) => return self.record_in_sqlite_log(lite, entries),
             DbConnection::Postgres(pg) => pg,
         };
-        // One multi-row statement, written out: diesel runs a SQLite batch
-        // insert with RETURNING row by row, and a skipped row then fails.
-        let mut sql = String::from("INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ");
+        // One multi-row statement, written out (as SQLite's log append is):
+        // its RETURNING names exactly the rows that were fresh.
+        let mut sql = String::from(INSERT_REPLAY_ROWS);
         for i in 0..entries.len() {
             if i > 0 {
                 sql.push(',');

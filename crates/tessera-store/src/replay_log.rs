@@ -17,7 +17,7 @@
 
 use crate::conn::Store;
 use crate::error::StoreError;
-use crate::replay::ReplayEntry;
+use crate::replay::{bind_entries, ReplayEntry, INSERT_REPLAY_ROWS};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection};
@@ -158,21 +158,12 @@ impl Store {
             if appended.is_empty() {
                 return Ok((fresh, None));
             }
-            let mut sql =
-                String::from("INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ");
+            let mut sql = String::from(INSERT_REPLAY_ROWS);
             for i in 0..appended.len() {
                 sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
             }
             sql.push_str(" RETURNING seq");
-            let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
-            for e in &appended {
-                query = query
-                    .bind::<Text, _>(&e.tenant)
-                    .bind::<Text, _>(&e.client)
-                    .bind::<Text, _>(&e.jti_hash)
-                    .bind::<BigInt, _>(e.expires_at);
-            }
-            let seqs: Vec<Seq> = query.load(conn)?;
+            let seqs: Vec<Seq> = bind_entries::<Sqlite>(sql, appended.iter().copied()).load(conn)?;
             Ok::<_, StoreError>((fresh, seqs.iter().map(|s| s.seq).max()))
         })?;
         // Committed: only now does the index learn the batch. Every row up

@@ -422,22 +422,29 @@ fn assertion_jtis_are_recorded_in_batches(store: &Store) {
     assert!(!store.record_assertion_jti("acme", "c1", "b1", 500).unwrap());
     // Batches from several threads (several instances on one database)
     // racing on the same jtis: each jti is fresh exactly once overall.
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let s = store.clone();
+    let wins = race_batches(vec![store.clone(); 8], 50);
+    assert_eq!(wins, vec![1; 50]);
+}
+
+/// Each store records the same batch of `jtis` jtis on its own thread, all
+/// at once; how many times each jti was fresh, overall.
+fn race_batches(stores: Vec<Store>, jtis: usize) -> Vec<usize> {
+    let handles: Vec<_> = stores
+        .into_iter()
+        .map(|s| {
             std::thread::spawn(move || {
-                let batch: Vec<ReplayEntry> = (0..50).map(|i| entry("race", &format!("r{i}"))).collect();
+                let batch: Vec<ReplayEntry> = (0..jtis).map(|i| entry("race", &format!("r{i}"))).collect();
                 s.record_assertion_jtis(&batch).unwrap()
             })
         })
         .collect();
-    let mut wins = vec![0; 50];
+    let mut wins = vec![0; jtis];
     for h in handles {
         for (i, fresh) in h.join().unwrap().into_iter().enumerate() {
             wins[i] += usize::from(fresh);
         }
     }
-    assert_eq!(wins, vec![1; 50]);
+    wins
 }
 
 fn expired_jtis_are_purged_in_chunks(store: &Store) {
@@ -608,21 +615,7 @@ fn sqlite_instances_on_one_file_share_the_replay_log() {
     );
     assert_eq!(a.record_assertion_jtis(&[globex]).unwrap(), vec![false]);
     // Racing batches from both instances: each jti fresh exactly once.
-    let handles: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
-        .into_iter()
-        .map(|s| {
-            std::thread::spawn(move || {
-                let batch: Vec<ReplayEntry> = (0..40).map(|i| entry("race", &format!("r{i}"))).collect();
-                s.record_assertion_jtis(&batch).unwrap()
-            })
-        })
-        .collect();
-    let mut wins = vec![0; 40];
-    for h in handles {
-        for (i, fresh) in h.join().unwrap().into_iter().enumerate() {
-            wins[i] += usize::from(fresh);
-        }
-    }
+    let wins = race_batches(vec![a.clone(), b.clone(), a.clone(), b.clone()], 40);
     assert_eq!(wins, vec![1; 40]);
     // Purged empty: numbering goes on, so a's position is still behind b's next row.
     assert_eq!(a.purge_assertion_jtis(1_000).unwrap(), 5 + 40);
