@@ -157,7 +157,15 @@ impl Store {
             let _ = write!(sql, "(${},${},${},${})", n + 1, n + 2, n + 3, n + 4);
         }
         sql.push_str(" ON CONFLICT DO NOTHING RETURNING tenant_id, client_id, jti_hash");
-        let inserted: Vec<ReplayKey> = bind_entries(sql, entries).load(pg)?;
+        // Rows are inserted in key order: a batch waits on a key that another
+        // uncommitted batch inserted, so two batches holding the same keys
+        // in opposite orders (one client replaying two assertions to two
+        // instances, or two writers here) would deadlock, and PostgreSQL
+        // would abort one of them with every other request in it.
+        let mut in_key_order: Vec<&ReplayEntry> = entries.iter().collect();
+        in_key_order
+            .sort_unstable_by(|a, b| (&a.tenant, &a.client, &a.jti_hash).cmp(&(&b.tenant, &b.client, &b.jti_hash)));
+        let inserted: Vec<ReplayKey> = bind_entries(sql, in_key_order).load(pg)?;
         let mut unclaimed: HashSet<(&str, &str, &str)> = inserted
             .iter()
             .map(|k| (k.tenant_id.as_str(), k.client_id.as_str(), k.jti_hash.as_str()))

@@ -20,6 +20,8 @@ struct Fresh {
     store: Store,
     /// The database file, on SQLite.
     sqlite_file: Option<std::path::PathBuf>,
+    /// The URL (with the test's schema), on PostgreSQL.
+    postgres_url: Option<String>,
     cleanup: Box<dyn Fn()>,
 }
 
@@ -36,6 +38,7 @@ fn sqlite() -> Fresh {
     Fresh {
         store,
         sqlite_file: Some(dir.join("t.db")),
+        postgres_url: None,
         cleanup: Box::new(move || {
             let _ = std::fs::remove_dir_all(&dir);
         }),
@@ -52,11 +55,13 @@ fn postgres() -> Option<Fresh> {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
-    let store = Store::open(&format!("{base}{sep}options=-csearch_path%3D{schema}"), 4).unwrap();
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let store = Store::open(&url, 4).unwrap();
     store.migrate().unwrap();
     Some(Fresh {
         store,
         sqlite_file: None,
+        postgres_url: Some(url),
         cleanup: Box::new(move || {
             if let Ok(mut c) = PgConnection::establish(&base) {
                 let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
@@ -554,6 +559,69 @@ both!(
     expired_jtis_are_purged_in_chunks,
     admin_sessions_and_failures,
 );
+
+/// PostgreSQL: two instances whose batches hold the same jtis in opposite
+/// orders (a client replaying two of its assertions to two instances at
+/// once) must not deadlock. PostgreSQL would abort one of the batches after
+/// its deadlock timeout, refusing every other client's request in it.
+#[test]
+fn postgres_batches_in_opposite_orders_do_not_deadlock() {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Integer};
+    use diesel::RunQueryDsl;
+    let Some(fresh) = postgres() else {
+        eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let url = fresh.postgres_url.clone().unwrap();
+    // A third session holds the middle jti uncommitted: each batch inserts
+    // what comes before it in its order, then both wait.
+    let mut holder = PgConnection::establish(&url).unwrap();
+    holder
+        .batch_execute("BEGIN; INSERT INTO assertion_replay VALUES ('acme', 'c1', 'm', 500)")
+        .unwrap();
+    let holder_pid: i32 = diesel::select(sql::<Integer>("pg_backend_pid()"))
+        .get_result(&mut holder)
+        .unwrap();
+    let forward = vec![entry("c1", "a"), entry("c1", "m"), entry("c1", "z")];
+    let backward: Vec<ReplayEntry> = forward.iter().rev().cloned().collect();
+    let racers: Vec<_> = [forward, backward]
+        .into_iter()
+        .map(|batch| {
+            let store = fresh.store.clone();
+            std::thread::spawn(move || (store.record_assertion_jtis(&batch), batch))
+        })
+        .collect();
+    // Both batches wait: on the holder, or on the other batch.
+    let mut watcher = PgConnection::establish(&url).unwrap();
+    let waiting = format!(
+        "(SELECT count(*) FROM pg_stat_activity WHERE pg_blocking_pids(pid) && \
+         (ARRAY[{holder_pid}] || ARRAY(SELECT pid FROM pg_stat_activity \
+          WHERE {holder_pid} = ANY(pg_blocking_pids(pid)))))"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while diesel::select(sql::<BigInt>(&waiting))
+        .get_result::<i64>(&mut watcher)
+        .unwrap()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "the batches never both waited");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    holder.batch_execute("ROLLBACK").unwrap();
+    let mut wins = std::collections::HashMap::new();
+    for racer in racers {
+        let (fresh, batch) = racer.join().unwrap();
+        let fresh = fresh.expect("a batch failed (deadlock detected?)");
+        for (e, f) in batch.iter().zip(fresh) {
+            *wins.entry(e.jti_hash.clone()).or_insert(0) += usize::from(f);
+        }
+    }
+    assert_eq!(
+        wins,
+        [("a", 1), ("m", 1), ("z", 1)].map(|(j, n)| (j.to_owned(), n)).into()
+    );
+}
 
 /// SQLite: pool connections never checkpoint (so no token request waits for
 /// an fsync); the store's own thread copies the log into the database file.
