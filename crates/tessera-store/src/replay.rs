@@ -30,6 +30,13 @@ pub struct ReplayEntry {
     pub expires_at: i64,
 }
 
+impl ReplayEntry {
+    /// The record's primary key on PostgreSQL: tenant, client, `jti` hash.
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.tenant, &self.client, &self.jti_hash)
+    }
+}
+
 /// The key of a recorded `jti`, as the batch insert reports it back.
 #[derive(QueryableByName)]
 struct ReplayKey {
@@ -160,20 +167,16 @@ impl Store {
         // Rows are inserted in key order: a batch waits on a key that another
         // uncommitted batch inserted, so two batches holding the same keys
         // in opposite orders (one client replaying two assertions to two
-        // instances, or two writers here) would deadlock, and PostgreSQL
-        // would abort one of them with every other request in it.
+        // instances) would deadlock, and PostgreSQL would abort one of them
+        // with every other request in it.
         let mut in_key_order: Vec<&ReplayEntry> = entries.iter().collect();
-        in_key_order
-            .sort_unstable_by(|a, b| (&a.tenant, &a.client, &a.jti_hash).cmp(&(&b.tenant, &b.client, &b.jti_hash)));
+        in_key_order.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         let inserted: Vec<ReplayKey> = bind_entries(sql, in_key_order).load(pg)?;
         let mut unclaimed: HashSet<(&str, &str, &str)> = inserted
             .iter()
             .map(|k| (k.tenant_id.as_str(), k.client_id.as_str(), k.jti_hash.as_str()))
             .collect();
-        Ok(entries
-            .iter()
-            .map(|e| unclaimed.remove(&(e.tenant.as_str(), e.client.as_str(), e.jti_hash.as_str())))
-            .collect())
+        Ok(entries.iter().map(|e| unclaimed.remove(&e.key())).collect())
     }
 
     /// Removes records whose assertions have expired; returns how many.
