@@ -1,0 +1,350 @@
+//! The assertion replay cache's writer: accepted `jti`s are recorded in
+//! batches (group commit), one statement per batch on one thread.
+//!
+//! A batch is what the worker threads verified while the scheduler went
+//! once round its ready tasks: the first request to queue an entry leads
+//! the batch, yields once so that the requests already in flight can join
+//! it, then hands the whole batch to the writer with one wake-up. Under load
+//! a batch holds tens of entries (one thread switch and one commit for all
+//! of them); an idle server hands a lone entry over at once, with no timer.
+//! Answers come back to the worker thread the same way round: the next
+//! request to reach the replay cache (or the next leader, at the latest)
+//! wakes the requests of every answered batch, on the worker thread; the
+//! writer wakes a batch itself only when none is gathering (`answer.rs` says
+//! why).
+
+mod answer;
+
+use answer::{BatchAnswer, Completer, Outcome};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use tessera_store::{ReplayEntry, Store};
+
+/// Most entries in one statement (four bound values each).
+const MAX_BATCH: usize = 256;
+
+const STOPPED: &str = "the replay writer has stopped";
+
+/// A batch as handed to the writer.
+struct Batch {
+    entries: Vec<ReplayEntry>,
+    answer: Completer,
+}
+
+/// The batch being gathered: its first entry's request leads it.
+#[derive(Default)]
+struct Gathering {
+    entries: Vec<ReplayEntry>,
+    answer: Arc<BatchAnswer>,
+}
+
+/// A handle to the writer thread; the thread ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct ReplayRecorder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    gathering: Mutex<Gathering>,
+    /// Batches the writer answered, for the worker to wake.
+    answered: Mutex<Vec<Arc<BatchAnswer>>>,
+    to_writer: mpsc::Sender<Batch>,
+    /// Batches handed to the writer so far.
+    handed_over: AtomicU64,
+}
+
+impl Shared {
+    /// Hands the gathered batch to the writer. If the writer has stopped,
+    /// the batch comes back and is dropped, and every waiter learns it.
+    fn flush(&self) {
+        let gathered = std::mem::take(&mut *self.gathering.lock().unwrap_or_else(PoisonError::into_inner));
+        if !gathered.entries.is_empty() {
+            self.handed_over.fetch_add(1, Ordering::Relaxed);
+            let _ = self.to_writer.send(Batch {
+                entries: gathered.entries,
+                answer: Completer::new(gathered.answer),
+            });
+        }
+        self.wake_answered();
+    }
+
+    /// Wakes the requests of the batches answered so far, from this thread.
+    fn wake_answered(&self) {
+        let answered = std::mem::take(&mut *self.answered.lock().unwrap_or_else(PoisonError::into_inner));
+        answered.iter().for_each(|batch| batch.wake_all());
+    }
+
+    /// The writer's side, for a batch it answered: if a batch is gathering,
+    /// its leader (or a request before it) picks the answer up on the worker
+    /// thread; otherwise the writer wakes the batch's watcher itself.
+    fn answered(&self, batch: Arc<BatchAnswer>) {
+        self.answered.lock().unwrap_or_else(PoisonError::into_inner).push(batch);
+        let gathering = !self
+            .gathering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries
+            .is_empty();
+        if !gathering {
+            let answered = std::mem::take(&mut *self.answered.lock().unwrap_or_else(PoisonError::into_inner));
+            answered.iter().for_each(|batch| batch.wake_watcher());
+        }
+    }
+}
+
+/// Flushes when the leading request goes on, or is cancelled (a client
+/// that disconnects while leading must not strand the others' entries).
+struct FlushOnDrop<'a>(&'a Shared);
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
+}
+
+impl std::fmt::Debug for ReplayRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplayRecorder")
+    }
+}
+
+impl ReplayRecorder {
+    pub fn start(store: Store) -> std::io::Result<Self> {
+        let (to_writer, from_workers) = mpsc::channel::<Batch>();
+        let shared = Arc::new(Shared {
+            gathering: Mutex::new(Gathering::default()),
+            answered: Mutex::new(Vec::new()),
+            to_writer,
+            handed_over: AtomicU64::new(0),
+        });
+        // The writer holds the shared state weakly: the thread ends when the
+        // last recorder (and with it the channel's sender) is dropped.
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("tessera-replay".into())
+            .spawn(move || write_batches(&store, &from_workers, &weak))?;
+        Ok(Self { shared })
+    }
+
+    /// Batches handed to the writer so far (the tests check the batching).
+    #[cfg(test)]
+    fn batches_handed_over(&self) -> u64 {
+        self.shared.handed_over.load(Ordering::Relaxed)
+    }
+
+    /// Records an accepted assertion: `Ok(false)` when its `jti` was already used.
+    pub async fn record(&self, entry: ReplayEntry) -> Result<bool, String> {
+        self.shared.wake_answered();
+        let (answer, slot) = {
+            let mut gathering = self.shared.gathering.lock().unwrap_or_else(PoisonError::into_inner);
+            gathering.entries.push(entry);
+            (gathering.answer.clone(), gathering.entries.len() - 1)
+        };
+        if slot == 0 {
+            let _flush = FlushOnDrop(&self.shared);
+            tokio::task::yield_now().await;
+        }
+        let (_entry, result) = answer.wait(slot).await.ok_or_else(|| STOPPED.to_owned())?;
+        result
+    }
+}
+
+/// The writer thread: commits whatever batches are queued together (at most
+/// `MAX_BATCH` entries a statement), then answers each batch.
+fn write_batches(store: &Store, from_workers: &mpsc::Receiver<Batch>, shared: &std::sync::Weak<Shared>) {
+    while let Ok(first) = from_workers.recv() {
+        let mut total = first.entries.len();
+        let mut batches = vec![first];
+        while total < MAX_BATCH {
+            match from_workers.try_recv() {
+                Ok(more) => {
+                    total += more.entries.len();
+                    batches.push(more);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut pending: Vec<ReplayEntry> = Vec::with_capacity(total);
+        let mut answers = Vec::with_capacity(batches.len());
+        for batch in batches {
+            answers.push((batch.entries.len(), batch.answer));
+            pending.extend(batch.entries);
+        }
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
+        let mut unavailable = None;
+        while !pending.is_empty() {
+            let rest = pending.split_off(pending.len().min(MAX_BATCH));
+            let chunk = std::mem::replace(&mut pending, rest);
+            if let Some(message) = &unavailable {
+                outcomes.extend(chunk.iter().map(|_| (None, Err(String::clone(message)))));
+                continue;
+            }
+            match store.record_assertion_jtis(&chunk) {
+                Ok(fresh) => outcomes.extend(
+                    chunk
+                        .into_iter()
+                        .zip(fresh)
+                        .map(|(entry, fresh)| (Some(entry), Ok(fresh))),
+                ),
+                Err(e) => {
+                    let message = e.to_string();
+                    outcomes.extend(chunk.iter().map(|_| (None, Err(message.clone()))));
+                    // The database just took the whole pool timeout to prove
+                    // unreachable: what queued meanwhile is answered at once
+                    // rather than after another wait each.
+                    if e.is_unavailable() {
+                        unavailable = Some(message);
+                    }
+                }
+            }
+        }
+        let shared = shared.upgrade();
+        let deliver = |batch: Arc<BatchAnswer>| match &shared {
+            Some(shared) => shared.answered(batch),
+            None => batch.wake_watcher(),
+        };
+        let mut outcomes = outcomes.into_iter();
+        for (len, answer) in answers {
+            deliver(answer.complete(outcomes.by_ref().take(len).collect()));
+        }
+        if let Some(message) = unavailable {
+            while let Ok(queued) = from_workers.try_recv() {
+                let refused = queued.entries.iter().map(|_| (None, Err(message.clone()))).collect();
+                deliver(queued.answer.complete(refused));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::{pin, Pin};
+    use std::task::Context;
+
+    fn store() -> (Store, std::path::PathBuf) {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tessera-replay-{}-{n}", std::process::id()));
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.display()), 2).unwrap();
+        store.migrate().unwrap();
+        (store, dir)
+    }
+
+    fn entry(tenant: &str, jti: &str) -> ReplayEntry {
+        ReplayEntry {
+            tenant: tenant.into(),
+            client: "c1".into(),
+            jti_hash: jti.into(),
+            expires_at: i64::MAX / 2,
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn requests_in_flight_together_share_one_batch() {
+        let (store, dir) = store();
+        let recorder = ReplayRecorder::start(store).unwrap();
+        let answers = runtime().block_on(futures_util::future::join_all(
+            (0..40).map(|i| recorder.record(entry("acme", &format!("j{i}")))),
+        ));
+        assert!(answers.iter().all(|a| a == &Ok(true)), "{answers:?}");
+        // All forty were queued before the leader's turn came back: one hand-over.
+        assert_eq!(recorder.batches_handed_over(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn one_jti_twice_in_a_batch_is_fresh_once_and_tenants_are_apart() {
+        let (store, dir) = store();
+        let recorder = ReplayRecorder::start(store).unwrap();
+        let answers = runtime().block_on(futures_util::future::join_all([
+            recorder.record(entry("acme", "same")),
+            recorder.record(entry("acme", "same")),
+            recorder.record(entry("globex", "same")),
+        ]));
+        assert_eq!(answers, vec![Ok(true), Ok(false), Ok(true)]);
+        // And later, from another batch: a replay.
+        let again = runtime().block_on(recorder.record(entry("globex", "same")));
+        assert_eq!(again, Ok(false));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The writer's choice for a batch it answered: while another batch
+    /// gathers, a request on the worker thread is about to wake it (locally);
+    /// otherwise the writer wakes its watcher.
+    #[test]
+    fn answers_are_left_to_the_worker_while_a_batch_gathers() {
+        use super::answer::test_wakers::recording;
+        let (to_writer, _from_workers) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            gathering: Mutex::new(Gathering::default()),
+            answered: Mutex::new(Vec::new()),
+            to_writer,
+            handed_over: AtomicU64::new(0),
+        });
+        let watch = |batch: &Arc<BatchAnswer>| {
+            let (wakes, waker) = recording();
+            let mut wait = batch.wait(0);
+            assert!(Pin::new(&mut wait).poll(&mut Context::from_waker(&waker)).is_pending());
+            (wakes, wait)
+        };
+        let answer_from_writer = |batch: &Arc<BatchAnswer>| {
+            let (shared, completer) = (shared.clone(), Completer::new(batch.clone()));
+            std::thread::spawn(move || shared.answered(completer.complete(vec![(None, Ok(true))])))
+                .join()
+                .unwrap();
+        };
+        // A batch is gathering: the writer wakes nobody...
+        shared
+            .gathering
+            .lock()
+            .unwrap()
+            .entries
+            .push(entry("acme", "gathering"));
+        let first = Arc::new(BatchAnswer::default());
+        let (wakes, _wait) = watch(&first);
+        answer_from_writer(&first);
+        assert!(wakes.threads().is_empty());
+        // ...the next request to reach the replay cache does, on its thread.
+        shared.wake_answered();
+        assert_eq!(wakes.threads(), vec![std::thread::current().id()]);
+        // Nothing gathering: the writer wakes the watcher itself.
+        shared.gathering.lock().unwrap().entries.clear();
+        let second = Arc::new(BatchAnswer::default());
+        let (wakes, _wait) = watch(&second);
+        answer_from_writer(&second);
+        assert_eq!(wakes.threads().len(), 1);
+        assert_ne!(wakes.threads(), vec![std::thread::current().id()]);
+        assert!(shared.answered.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_leader_that_is_cancelled_still_hands_the_batch_over() {
+        let (store, dir) = store();
+        let recorder = ReplayRecorder::start(store).unwrap();
+        let rt = runtime();
+        let cx = &mut Context::from_waker(std::task::Waker::noop());
+        rt.block_on(async {
+            let mut leader = Box::pin(recorder.record(entry("acme", "lead")));
+            // The leader queues its entry and yields for company.
+            assert!(leader.as_mut().poll(cx).is_pending());
+            let mut follower = pin!(recorder.record(entry("acme", "follow")));
+            assert!(follower.as_mut().poll(cx).is_pending());
+            // The client of the leading request goes away.
+            drop(leader);
+            assert_eq!(follower.await, Ok(true));
+        });
+        // The cancelled request's jti was recorded all the same.
+        assert_eq!(rt.block_on(recorder.record(entry("acme", "lead"))), Ok(false));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
