@@ -131,9 +131,17 @@ impl Future for WaitAnswer {
                 .outcomes
                 .as_mut()
                 .and_then(|outcomes| outcomes.get_mut(slot).and_then(Option::take));
-            // The first to see the answer wakes the rest, from this thread.
-            let others: Vec<Waker> = state.waiting.iter_mut().filter_map(Option::take).collect();
-            state.watcher = None;
+            // The first to see the answer wakes the rest, from this thread:
+            // the watcher too, when another request got here before it.
+            if let Some(own) = state.waiting.get_mut(slot) {
+                *own = None;
+            }
+            let mut others: Vec<Waker> = state.waiting.iter_mut().filter_map(Option::take).collect();
+            if let Some((watching, waker)) = state.watcher.take() {
+                if watching != slot {
+                    others.push(waker);
+                }
+            }
             drop(state);
             others.into_iter().for_each(Waker::wake);
             self.done = true;
@@ -154,24 +162,32 @@ impl Future for WaitAnswer {
 }
 
 impl Drop for WaitAnswer {
-    /// A request that goes away (its client disconnected) while it watches
-    /// hands the watch to another: it wakes one, which watches when polled.
+    /// A request that goes away (its client disconnected) must not strand
+    /// the others: before the answer, a watcher hands the watch on (it wakes
+    /// one, which watches when polled); after it, it wakes them all, since
+    /// it may have been the one woken to do so.
     fn drop(&mut self) {
         if self.done {
             return;
         }
         let mut state = self.batch.state();
-        if let Some(waker) = state.waiting.get_mut(self.slot) {
-            *waker = None;
+        if let Some(own) = state.waiting.get_mut(self.slot) {
+            *own = None;
         }
-        if matches!(&state.watcher, Some((watching, _)) if *watching == self.slot) {
+        let answered = state.outcomes.is_some() || state.closed;
+        let watching = matches!(&state.watcher, Some((watching, _)) if *watching == self.slot);
+        let wake: Vec<Waker> = if answered {
+            let mut all: Vec<Waker> = state.waiting.iter_mut().filter_map(Option::take).collect();
+            all.extend(state.watcher.take().map(|(_, waker)| waker));
+            all
+        } else if watching {
             state.watcher = None;
-            let next = state.waiting.iter_mut().find_map(Option::take);
-            drop(state);
-            if let Some(waker) = next {
-                waker.wake();
-            }
-        }
+            state.waiting.iter_mut().find_map(Option::take).into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        drop(state);
+        wake.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -250,6 +266,27 @@ mod tests {
         assert_eq!(poll(&mut waits[1], &wakers[1].1), Poll::Ready(Some(fresh(1).1)));
     }
 
+    /// A request polled for another reason (a connection timer, say) may
+    /// see the answer before the watcher does: it must wake the watcher.
+    #[test]
+    fn whoever_sees_the_answer_first_wakes_the_watcher_too() {
+        let batch = Arc::new(BatchAnswer::default());
+        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
+        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
+        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
+            assert!(poll(wait, waker).is_pending());
+        }
+        // Answered, left for the worker thread to wake (nobody woken yet).
+        let _ = Completer::new(batch.clone()).complete((0..3).map(fresh).collect());
+        assert!(wakers.iter().all(|(wakes, _)| wakes.threads().is_empty()));
+        assert_eq!(poll(&mut waits[1], &wakers[1].1), Poll::Ready(Some(fresh(1).1)));
+        assert_eq!(wakers[0].0.threads().len(), 1, "the watcher is woken");
+        assert_eq!(wakers[2].0.threads().len(), 1);
+        assert!(wakers[1].0.threads().is_empty());
+        assert_eq!(poll(&mut waits[0], &wakers[0].1), Poll::Ready(Some(fresh(0).1)));
+        assert_eq!(poll(&mut waits[2], &wakers[2].1), Poll::Ready(Some(fresh(2).1)));
+    }
+
     #[test]
     fn wake_all_wakes_every_request_of_the_batch() {
         let batch = Arc::new(BatchAnswer::default());
@@ -291,6 +328,27 @@ mod tests {
         assert!(wakers[2].0.threads().is_empty());
         assert_eq!(poll(&mut second, &wakers[1].1), Poll::Ready(Some(fresh(1).1)));
         assert_eq!(wakers[2].0.threads().len(), 1);
+        assert_eq!(poll(&mut third, &wakers[2].1), Poll::Ready(Some(fresh(2).1)));
+    }
+
+    #[test]
+    fn a_watcher_woken_for_the_answer_that_goes_away_wakes_the_others() {
+        let batch = Arc::new(BatchAnswer::default());
+        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
+        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
+        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
+            assert!(poll(wait, waker).is_pending());
+        }
+        Completer::new(batch.clone())
+            .complete((0..3).map(fresh).collect())
+            .wake_watcher();
+        assert_eq!(wakers[0].0.threads().len(), 1);
+        let mut waits = waits.into_iter();
+        drop(waits.next()); // woken, but its client went away before it ran
+        assert_eq!(wakers[1].0.threads().len(), 1);
+        assert_eq!(wakers[2].0.threads().len(), 1);
+        let (mut second, mut third) = (waits.next().unwrap(), waits.next().unwrap());
+        assert_eq!(poll(&mut second, &wakers[1].1), Poll::Ready(Some(fresh(1).1)));
         assert_eq!(poll(&mut third, &wakers[2].1), Poll::Ready(Some(fresh(2).1)));
     }
 
