@@ -7,13 +7,14 @@ use crate::assertions::{self, JtiSource, Pool};
 use crate::conn::{Conn, Endpoint, Transport};
 use crate::keys::Alg;
 use crate::setup::{build, default_name};
-use crate::stats::{self, round3, Stats};
+use crate::stats::{self, round3, Stats, TraceRow};
 use crate::tls::ConnMode;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode, Uri};
 use serde_json::json;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -112,6 +113,11 @@ pub struct RunArgs {
     /// Print one JSON object per pass on stdout (human lines go to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Write every token of every timed pass to FILE (CSV: pass,
+    /// connection, end_us after the window opened, latency_us): to see when
+    /// in a pass the slow requests came, and on which connections.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 pub(crate) struct Target {
@@ -130,6 +136,8 @@ pub(crate) struct Workload {
     pub(crate) expect_token: bool,
     pub(crate) timeout: Duration,
     pub(crate) connections: usize,
+    /// Keep a `TraceRow` per token.
+    pub(crate) trace: bool,
 }
 
 impl Workload {
@@ -199,11 +207,12 @@ struct PhaseCtl {
 }
 
 async fn worker(
+    connection: u32,
     w: Arc<Workload>,
     pool: Option<Arc<Pool>>,
     ctl: Arc<PhaseCtl>,
     ready: Arc<Barrier>,
-    mut start: watch::Receiver<Option<Instant>>,
+    mut start: watch::Receiver<Option<(Instant, Instant)>>,
 ) -> Stats {
     let mut stats = Stats::new();
     let mut conn = None;
@@ -217,9 +226,9 @@ async fn worker(
         }
     }
     ready.wait().await;
-    let deadline = loop {
-        if let Some(d) = *start.borrow_and_update() {
-            break d;
+    let (opened, deadline) = loop {
+        if let Some(window) = *start.borrow_and_update() {
+            break window;
         }
         if start.changed().await.is_err() {
             return stats;
@@ -247,7 +256,15 @@ async fn worker(
             Ok(Err(t)) => stats.transport(t),
             Ok(Ok((status, body))) => {
                 if status.is_success() && (!w.expect_token || has_token(&body)) {
-                    stats.success(t0.elapsed());
+                    let latency = t0.elapsed();
+                    stats.success(latency);
+                    if w.trace {
+                        stats.trace.push(TraceRow {
+                            connection,
+                            end_us: opened.elapsed().as_micros() as u64,
+                            latency_us: latency.as_micros() as u64,
+                        });
+                    }
                 } else if status.is_success() {
                     stats.refused(format!("{}-no-token", status.as_u16()), &body);
                 } else {
@@ -288,12 +305,21 @@ async fn run_phase(
     let ready = Arc::new(Barrier::new(w.connections + 1));
     let (tx, rx) = watch::channel(None);
     let handles: Vec<_> = (0..w.connections)
-        .map(|_| tokio::spawn(worker(w.clone(), pool.clone(), ctl.clone(), ready.clone(), rx.clone())))
+        .map(|i| {
+            tokio::spawn(worker(
+                i as u32,
+                w.clone(),
+                pool.clone(),
+                ctl.clone(),
+                ready.clone(),
+                rx.clone(),
+            ))
+        })
         .collect();
     ready.wait().await;
     let (cpu0, srv0) = (stats::thread_cpu(), server_pid.and_then(stats::process_cpu));
     let start = Instant::now();
-    let _ = tx.send(Some(start + duration));
+    let _ = tx.send(Some((start, start + duration)));
     let mut total = Stats::new();
     for h in handles {
         total.merge(h.await.map_err(|e| format!("worker: {e}"))?);
@@ -340,6 +366,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
             None => Ok(None),
         }
     };
+    let mut trace_file = match &args.trace {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| format!("--trace {}: {e}", path.display()))?,
+            );
+            writeln!(file, "{}", TraceRow::CSV_HEADER).map_err(|e| format!("--trace: {e}"))?;
+            Some(file)
+        }
+        None => None,
+    };
     let mut rate_estimate = args.rate_hint;
     let mut warmup = json!(null);
     if args.warmup > 0.0 {
@@ -358,6 +394,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
         let pool_len = pool.as_ref().map(|p| p.len());
         let r = run_phase(&w, pool, Duration::from_secs_f64(args.duration), args.server_pid).await?;
         rate_estimate = rate_estimate.max(r.rate());
+        if let Some(file) = &mut trace_file {
+            write_trace(file, pass, &r.stats.trace).map_err(|e| format!("--trace: {e}"))?;
+        }
         let line = format!(
             "[{name}] pass {pass}/{}: {}{}",
             args.passes.max(1),
@@ -404,6 +443,16 @@ async fn run(args: RunArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// One pass's rows, in order of completion.
+fn write_trace(file: &mut impl Write, pass: u32, rows: &[TraceRow]) -> std::io::Result<()> {
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|row| row.end_us);
+    for row in rows {
+        writeln!(file, "{}", row.csv(pass))?;
+    }
+    file.flush()
 }
 
 pub fn main(args: RunArgs) -> Result<(), String> {

@@ -209,6 +209,7 @@ pub(crate) async fn build(args: &RunArgs) -> Result<(Workload, Option<AssertionS
         expect_token: args.scenario != Scenario::Gateway,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
         connections: args.connections.max(1),
+        trace: args.trace.is_some(),
     };
     Ok((workload, spec))
 }

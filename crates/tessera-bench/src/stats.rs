@@ -20,6 +20,25 @@ pub struct Stats {
     pub handshakes_resumed: u64,
     /// Kept-alive connections the server closed between two requests.
     pub reconnects: u64,
+    /// One row per token, when `run --trace` asks for them.
+    pub trace: Vec<TraceRow>,
+}
+
+/// A token in `run --trace`'s file: which connection, when its answer
+/// ended (µs after the window opened) and how long it took (µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceRow {
+    pub connection: u32,
+    pub end_us: u64,
+    pub latency_us: u64,
+}
+
+impl TraceRow {
+    pub const CSV_HEADER: &'static str = "pass,connection,end_us,latency_us";
+
+    pub fn csv(&self, pass: u32) -> String {
+        format!("{pass},{},{},{}", self.connection, self.end_us, self.latency_us)
+    }
 }
 
 impl Stats {
@@ -33,6 +52,7 @@ impl Stats {
             handshakes_full: 0,
             handshakes_resumed: 0,
             reconnects: 0,
+            trace: Vec::new(),
         }
     }
 
@@ -81,6 +101,7 @@ impl Stats {
         self.handshakes_full += other.handshakes_full;
         self.handshakes_resumed += other.handshakes_resumed;
         self.reconnects += other.reconnects;
+        self.trace.extend(other.trace);
     }
 
     fn ms(&self, q: f64) -> f64 {
@@ -176,6 +197,22 @@ mod tests {
         assert_eq!(errors["status"]["401"], 2);
         assert_eq!(errors["transport"]["timeout"], 1);
         assert_eq!(errors["examples"]["401"], "{\"error\":\"invalid_client\"}");
+    }
+
+    #[test]
+    fn trace_rows_survive_the_merge_as_csv() {
+        let row = TraceRow {
+            connection: 7,
+            end_us: 1_500,
+            latency_us: 3_200,
+        };
+        let mut a = Stats::new();
+        let mut b = Stats::new();
+        b.trace.push(row);
+        a.merge(b);
+        assert_eq!(a.trace, vec![row]);
+        assert_eq!(row.csv(2), "2,7,1500,3200");
+        assert_eq!(TraceRow::CSV_HEADER.split(',').count(), row.csv(1).split(',').count());
     }
 
     #[test]
