@@ -23,6 +23,7 @@ use tessera_store::ReplayEntry;
 /// `jti` was fresh.
 pub type Outcome = (Option<ReplayEntry>, Result<bool, String>);
 
+/// One batch's outcomes, and the wakers of the requests waiting for them.
 #[derive(Default)]
 pub struct BatchAnswer {
     state: Mutex<State>,

@@ -170,34 +170,7 @@ fn write_batches(store: &Store, from_workers: &mpsc::Receiver<Batch>, shared: &s
             answers.push((batch.entries.len(), batch.answer));
             pending.extend(batch.entries);
         }
-        let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
-        let mut unavailable = None;
-        while !pending.is_empty() {
-            let rest = pending.split_off(pending.len().min(MAX_BATCH));
-            let chunk = std::mem::replace(&mut pending, rest);
-            if let Some(message) = &unavailable {
-                outcomes.extend(chunk.iter().map(|_| (None, Err(String::clone(message)))));
-                continue;
-            }
-            match store.record_assertion_jtis(&chunk) {
-                Ok(fresh) => outcomes.extend(
-                    chunk
-                        .into_iter()
-                        .zip(fresh)
-                        .map(|(entry, fresh)| (Some(entry), Ok(fresh))),
-                ),
-                Err(e) => {
-                    let message = e.to_string();
-                    outcomes.extend(chunk.iter().map(|_| (None, Err(message.clone()))));
-                    // The database just took the whole pool timeout to prove
-                    // unreachable: what queued meanwhile is answered at once
-                    // rather than after another wait each.
-                    if e.is_unavailable() {
-                        unavailable = Some(message);
-                    }
-                }
-            }
-        }
+        let (outcomes, unavailable) = commit(store, pending);
         let shared = shared.upgrade();
         let deliver = |batch: Arc<BatchAnswer>| match &shared {
             Some(shared) => shared.answered(batch),
@@ -214,6 +187,41 @@ fn write_batches(store: &Store, from_workers: &mpsc::Receiver<Batch>, shared: &s
             }
         }
     }
+}
+
+/// Records `pending` in statements of at most `MAX_BATCH` entries: one
+/// outcome per entry, in order, and the error message if the database
+/// proved unreachable (the entries after it are refused without trying).
+fn commit(store: &Store, mut pending: Vec<ReplayEntry>) -> (Vec<Outcome>, Option<String>) {
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(pending.len());
+    let mut unavailable: Option<String> = None;
+    while !pending.is_empty() {
+        let rest = pending.split_off(pending.len().min(MAX_BATCH));
+        let chunk = std::mem::replace(&mut pending, rest);
+        if let Some(message) = &unavailable {
+            outcomes.extend(chunk.iter().map(|_| (None, Err(message.clone()))));
+            continue;
+        }
+        match store.record_assertion_jtis(&chunk) {
+            Ok(fresh) => outcomes.extend(
+                chunk
+                    .into_iter()
+                    .zip(fresh)
+                    .map(|(entry, fresh)| (Some(entry), Ok(fresh))),
+            ),
+            Err(e) => {
+                let message = e.to_string();
+                outcomes.extend(chunk.iter().map(|_| (None, Err(message.clone()))));
+                // The database just took the whole pool timeout to prove
+                // unreachable: what queued meanwhile is answered at once
+                // rather than after another wait each.
+                if e.is_unavailable() {
+                    unavailable = Some(message);
+                }
+            }
+        }
+    }
+    (outcomes, unavailable)
 }
 
 #[cfg(test)]
