@@ -41,6 +41,23 @@ struct State {
     waiting: Vec<Option<Waker>>,
 }
 
+impl State {
+    /// Takes every registered waker (the watcher's and the others') but
+    /// that of `except`'s slot, which is dropped.
+    fn take_wakers(&mut self, except: Option<usize>) -> Vec<Waker> {
+        if let Some(own) = except.and_then(|slot| self.waiting.get_mut(slot)) {
+            *own = None;
+        }
+        let mut wakers: Vec<Waker> = self.waiting.iter_mut().filter_map(Option::take).collect();
+        if let Some((watching, waker)) = self.watcher.take() {
+            if Some(watching) != except {
+                wakers.push(waker);
+            }
+        }
+        wakers
+    }
+}
+
 impl BatchAnswer {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -67,13 +84,7 @@ impl BatchAnswer {
     /// Wakes every request of the batch; on the worker thread, each is
     /// queued locally.
     pub fn wake_all(&self) {
-        let wakers: Vec<Waker> = {
-            let mut state = self.state();
-            let watcher = state.watcher.take().map(|(_, waker)| waker);
-            let mut wakers: Vec<Waker> = state.waiting.iter_mut().filter_map(Option::take).collect();
-            wakers.extend(watcher);
-            wakers
-        };
+        let wakers = self.state().take_wakers(None);
         wakers.into_iter().for_each(Waker::wake);
     }
 
@@ -134,15 +145,7 @@ impl Future for WaitAnswer {
                 .and_then(|outcomes| outcomes.get_mut(slot).and_then(Option::take));
             // The first to see the answer wakes the rest, from this thread:
             // the watcher too, when another request got here before it.
-            if let Some(own) = state.waiting.get_mut(slot) {
-                *own = None;
-            }
-            let mut others: Vec<Waker> = state.waiting.iter_mut().filter_map(Option::take).collect();
-            if let Some((watching, waker)) = state.watcher.take() {
-                if watching != slot {
-                    others.push(waker);
-                }
-            }
+            let others = state.take_wakers(Some(slot));
             drop(state);
             others.into_iter().for_each(Waker::wake);
             self.done = true;
@@ -178,9 +181,7 @@ impl Drop for WaitAnswer {
         let answered = state.outcomes.is_some() || state.closed;
         let watching = matches!(&state.watcher, Some((watching, _)) if *watching == self.slot);
         let wake: Vec<Waker> = if answered {
-            let mut all: Vec<Waker> = state.waiting.iter_mut().filter_map(Option::take).collect();
-            all.extend(state.watcher.take().map(|(_, waker)| waker));
-            all
+            state.take_wakers(None)
         } else if watching {
             state.watcher = None;
             state.waiting.iter_mut().find_map(Option::take).into_iter().collect()
@@ -230,6 +231,19 @@ mod tests {
     use super::*;
     use std::thread;
 
+    type Recorded = (Arc<super::test_wakers::Wakes>, Waker);
+
+    /// A batch of `n` requests, each polled once (the first watches).
+    fn waiting_batch(n: usize) -> (Arc<BatchAnswer>, Vec<Recorded>, Vec<WaitAnswer>) {
+        let batch = Arc::new(BatchAnswer::default());
+        let wakers: Vec<Recorded> = (0..n).map(|_| recording()).collect();
+        let mut waits: Vec<WaitAnswer> = (0..n).map(|slot| batch.wait(slot)).collect();
+        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
+            assert!(poll(wait, waker).is_pending());
+        }
+        (batch, wakers, waits)
+    }
+
     fn fresh(i: usize) -> Outcome {
         (None, Ok(i.is_multiple_of(2)))
     }
@@ -243,12 +257,7 @@ mod tests {
 
     #[test]
     fn the_writer_wakes_only_the_watcher_and_the_watcher_the_rest_on_its_own_thread() {
-        let batch = Arc::new(BatchAnswer::default());
-        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
-        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
-        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll(wait, waker).is_pending());
-        }
+        let (batch, wakers, mut waits) = waiting_batch(3);
         let completer = Completer::new(batch.clone());
         let writer = thread::spawn(move || {
             completer.complete((0..3).map(fresh).collect()).wake_watcher();
@@ -271,12 +280,7 @@ mod tests {
     /// see the answer before the watcher does: it must wake the watcher.
     #[test]
     fn whoever_sees_the_answer_first_wakes_the_watcher_too() {
-        let batch = Arc::new(BatchAnswer::default());
-        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
-        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
-        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll(wait, waker).is_pending());
-        }
+        let (batch, wakers, mut waits) = waiting_batch(3);
         // Answered, left for the worker thread to wake (nobody woken yet).
         let _ = Completer::new(batch.clone()).complete((0..3).map(fresh).collect());
         assert!(wakers.iter().all(|(wakes, _)| wakes.threads().is_empty()));
@@ -290,12 +294,7 @@ mod tests {
 
     #[test]
     fn wake_all_wakes_every_request_of_the_batch() {
-        let batch = Arc::new(BatchAnswer::default());
-        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
-        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
-        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll(wait, waker).is_pending());
-        }
+        let (batch, wakers, mut waits) = waiting_batch(3);
         Completer::new(batch.clone())
             .complete((0..3).map(fresh).collect())
             .wake_all();
@@ -307,12 +306,7 @@ mod tests {
 
     #[test]
     fn a_watcher_that_goes_away_hands_the_watch_on() {
-        let batch = Arc::new(BatchAnswer::default());
-        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
-        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
-        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll(wait, waker).is_pending());
-        }
+        let (batch, wakers, waits) = waiting_batch(3);
         let mut waits = waits.into_iter();
         drop(waits.next()); // the watcher's client disconnected
         assert_eq!(wakers[1].0.threads().len(), 1, "the next in line is woken to watch");
@@ -334,12 +328,7 @@ mod tests {
 
     #[test]
     fn a_watcher_woken_for_the_answer_that_goes_away_wakes_the_others() {
-        let batch = Arc::new(BatchAnswer::default());
-        let wakers: Vec<_> = (0..3).map(|_| recording()).collect();
-        let mut waits: Vec<_> = (0..3).map(|slot| batch.wait(slot)).collect();
-        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll(wait, waker).is_pending());
-        }
+        let (batch, wakers, waits) = waiting_batch(3);
         Completer::new(batch.clone())
             .complete((0..3).map(fresh).collect())
             .wake_watcher();
@@ -355,12 +344,7 @@ mod tests {
 
     #[test]
     fn a_batch_the_writer_drops_unanswered_ends_every_wait() {
-        let batch = Arc::new(BatchAnswer::default());
-        let wakers: Vec<_> = (0..2).map(|_| recording()).collect();
-        let mut waits: Vec<_> = (0..2).map(|slot| batch.wait(slot)).collect();
-        for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
-            assert!(poll(wait, waker).is_pending());
-        }
+        let (batch, wakers, mut waits) = waiting_batch(2);
         drop(Completer::new(batch.clone()));
         assert_eq!(wakers[0].0.threads().len(), 1);
         assert_eq!(poll(&mut waits[0], &wakers[0].1), Poll::Ready(None));
