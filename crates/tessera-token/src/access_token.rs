@@ -27,11 +27,8 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// A random `jti`: 128 bits, base64url.
 pub fn new_jti() -> Result<String, TokenError> {
     use base64::Engine;
-    use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| TokenError::Sign("no randomness".into()))?;
+    crate::random::fill(&mut b).map_err(|_| TokenError::Sign("no randomness".into()))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 

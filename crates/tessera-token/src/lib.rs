@@ -12,6 +12,7 @@ pub mod error;
 pub mod keys;
 pub mod keyset;
 pub mod master_key;
+pub mod random;
 mod ring_sign;
 pub mod thumbprint;
 

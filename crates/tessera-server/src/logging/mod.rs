@@ -1,12 +1,13 @@
 //! Structured logs through `tracing`: text for people, JSON for machines.
 //!
-//! Lines are handed to a background writer thread, so request handlers never
-//! wait on a write to standard error (a syscall per line cost a quarter of
-//! the token endpoint's throughput). The buffer is not lossy: if the writer
-//! falls behind by 128k lines, logging waits rather than dropping lines.
+//! Lines are handed to a background writer thread (`batched.rs`), so request
+//! handlers never wait on a write to standard error (a syscall per line cost
+//! a quarter of the token endpoint's throughput). Never lossy: if the writer
+//! falls behind by 4 MiB, logging waits rather than dropping lines.
 //! The level filter can be replaced while running (SIGHUP re-reads it).
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+mod batched;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
@@ -32,7 +33,7 @@ impl LevelHandle {
 /// What [`init`] returns: keep the guard alive until exit (dropping it
 /// flushes); the handle changes the level later.
 pub struct Logging {
-    pub guard: WorkerGuard,
+    pub guard: batched::FlushGuard,
     pub level: LevelHandle,
 }
 
@@ -42,15 +43,13 @@ pub fn init(json: bool, default_filter: &str) -> Option<Logging> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let (filter, handle) = reload::Layer::new(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    // The writer thread flushes whenever its queue runs dry: buffering
-    // turns a burst of lines into one write instead of one per line.
-    let stderr = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    // 16k queued lines (the default 128k slots take 4 MiB up front); when
-    // full, loggers wait rather than lose lines.
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(16 * 1024)
-        .finish(stderr);
+    let (writer, guard) = match batched::start(std::io::stderr()) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("tessera: cannot start the log writer thread: {e}");
+            return None;
+        }
+    };
     let format = if json {
         tracing_subscriber::fmt::layer()
             .json()
