@@ -41,7 +41,7 @@ pub fn test_certs() -> &'static tessera_server::devcerts::DevCerts {
 }
 
 /// A rustls client configuration trusting only the per-run CA.
-pub(crate) fn client_config_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+pub fn client_config_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     client_config_builder_with(rustls::crypto::ring::default_provider())
 }
 

@@ -58,7 +58,9 @@ impl RawTls {
         Self::connect_with(addr, Arc::new(config))
     }
 
-    fn connect_with(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Self {
+    /// Connects with the caller's client configuration (its session store:
+    /// resumption).
+    pub fn connect_with(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Self {
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(READ_LIMIT)).unwrap();
@@ -74,6 +76,11 @@ impl RawTls {
     /// The cipher suite the server chose.
     pub fn cipher_suite(&self) -> Option<rustls::CipherSuite> {
         self.stream.conn.negotiated_cipher_suite().map(|s| s.suite())
+    }
+
+    /// Whether the handshake was full or resumed.
+    pub fn handshake_kind(&self) -> Option<rustls::HandshakeKind> {
+        self.stream.conn.handshake_kind()
     }
 
     /// Sends bytes; `false` once the server has closed the connection.

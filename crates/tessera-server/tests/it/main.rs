@@ -51,6 +51,7 @@ mod operations;
 mod outage;
 mod process;
 mod ratelimit;
+mod tls_resumption;
 mod tls_suites;
 mod token;
 mod ui;
