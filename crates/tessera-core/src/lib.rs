@@ -7,6 +7,7 @@ pub mod alg;
 mod credential_fields;
 pub mod error;
 pub mod form;
+pub mod hex;
 pub mod ids;
 pub mod metadata;
 pub mod ratelimit;

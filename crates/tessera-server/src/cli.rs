@@ -289,7 +289,7 @@ pub fn sign_assertion(args: &AssertionArgs) -> Result<String, String> {
     payload.set_issuer(&args.client_id);
     payload.set_subject(&args.client_id);
     payload.set_audience(vec![args.audience.clone()]);
-    payload.set_jwt_id(jti.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    payload.set_jwt_id(tessera_core::hex::lower(&jti));
     let at = |secs: i64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
     payload.set_issued_at(&at(now));
     payload.set_expires_at(&at(now + 60));

@@ -299,8 +299,5 @@ fn verified_key(client_id: &ClientId, chain: &[Vec<u8>]) -> [u8; 32] {
 }
 
 fn hex_sha256(s: &str) -> String {
-    openssl::sha::sha256(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    tessera_core::hex::lower(&openssl::sha::sha256(s.as_bytes()))
 }

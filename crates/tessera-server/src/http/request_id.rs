@@ -18,15 +18,9 @@ fn sane(id: &str) -> bool {
 /// 64 random bits as 16 hex digits (from the per-thread pool of random
 /// bytes: no syscall per request).
 fn new_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut b = [0u8; 8];
     let _ = tessera_token::random::fill(&mut b);
-    let mut id = String::with_capacity(16);
-    for x in b {
-        id.push(HEX[usize::from(x >> 4)] as char);
-        id.push(HEX[usize::from(x & 15)] as char);
-    }
-    id
+    tessera_core::hex::lower(&b)
 }
 
 pub async fn middleware(

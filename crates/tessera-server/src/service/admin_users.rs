@@ -104,10 +104,7 @@ fn random_token() -> Result<String, ServiceError> {
 
 /// The stored form of a session cookie.
 pub fn session_id_hash(cookie: &str) -> String {
-    openssl::sha::sha256(cookie.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    tessera_core::hex::lower(&openssl::sha::sha256(cookie.as_bytes()))
 }
 
 fn hash_password(password: &str) -> Result<String, ServiceError> {

@@ -60,7 +60,7 @@ impl Services {
         let mut id = [0u8; 8];
         openssl::rand::rand_bytes(&mut id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let row = TrustAnchorRow {
-            id: format!("ta-{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            id: format!("ta-{}", tessera_core::hex::lower(&id)),
             tenant_id: tenant.to_owned(),
             pem: pem.trim().to_owned(),
             subject,

@@ -79,7 +79,7 @@ impl Services {
         let secret = generate_secret();
         let mut id = [0u8; 12];
         openssl::rand::rand_bytes(&mut id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let id = tessera_core::hex::lower(&id);
         let sealed_secret = if method == AuthMethod::ClientSecretJwt {
             Some(self.master.seal(secret.as_bytes(), &secret_aad(tenant, client, &id))?)
         } else {
@@ -123,10 +123,7 @@ impl Services {
     fn generated_client_id() -> Result<String, ServiceError> {
         let mut b = [0u8; 12];
         openssl::rand::rand_bytes(&mut b).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        Ok(format!(
-            "c-{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ))
+        Ok(format!("c-{}", tessera_core::hex::lower(&b)))
     }
 
     /// Registers a client from RFC 7591 metadata.
