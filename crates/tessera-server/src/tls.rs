@@ -82,7 +82,8 @@ pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError
 /// TLS 1.3 resumption with stateless tickets (sealed under a per-process
 /// key that rotates; a client resuming at another instance simply makes a
 /// full handshake), and a larger session cache for TLS 1.2 (its table is
-/// allocated up front, ≈ 100 bytes a slot). A resumed session reports the
+/// allocated up front, ≈ 100 bytes a slot; values bounded in size by
+/// [`BoundedSessions`]). A resumed session reports the
 /// client chain of its original handshake. One ticket per handshake, not
 /// rustls's two: each carries the client's chain, sealed, and the second
 /// cost ≈ 4 % of new-handshake throughput; a client connecting one
@@ -90,8 +91,38 @@ pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError
 fn enable_resumption(config: &mut ServerConfig) -> Result<(), TlsError> {
     config.ticketer = rustls::crypto::ring::Ticketer::new()?;
     config.send_tls13_tickets = 1;
-    config.session_storage = rustls::server::ServerSessionMemoryCache::new(4 * 1024);
+    config.session_storage = Arc::new(BoundedSessions(rustls::server::ServerSessionMemoryCache::new(4 * 1024)));
     Ok(())
+}
+
+/// Larger TLS 1.2 session values are not kept.
+const MAX_KEPT_SESSION_BYTES: usize = 8 * 1024;
+
+/// The TLS 1.2 session cache (sessions resumed by id), bounded in bytes: a
+/// session value holds the client's certificate chain, which a client can
+/// make nearly 64 KiB, so 4,096 of them could hold ≈ 256 MiB. Values over
+/// [`MAX_KEPT_SESSION_BYTES`] are not kept (that client's next connection
+/// makes a full handshake): at most ≈ 32 MiB. TLS 1.3 tickets are not
+/// stored here (the client holds them).
+#[derive(Debug)]
+struct BoundedSessions(Arc<rustls::server::ServerSessionMemoryCache>);
+
+impl rustls::server::StoresServerSessions for BoundedSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        value.len() <= MAX_KEPT_SESSION_BYTES && self.0.put(key, value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.get(key)
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.take(key)
+    }
+
+    fn can_cache(&self) -> bool {
+        self.0.can_cache()
+    }
 }
 
 /// The mTLS listener: asks for (does not require) a client certificate.

@@ -49,13 +49,25 @@ pub fn client_config_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, ru
 pub(crate) fn client_config_builder_with(
     provider: rustls::crypto::CryptoProvider,
 ) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    client_config_builder_for(provider, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`client_config_builder`] speaking TLS 1.2 only.
+pub fn client_config_builder_tls12() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    client_config_builder_for(rustls::crypto::ring::default_provider(), &[&rustls::version::TLS12])
+}
+
+fn client_config_builder_for(
+    provider: rustls::crypto::CryptoProvider,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     let ca = std::fs::read(&test_certs().ca_cert).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile_certs(&ca) {
         roots.add(cert).unwrap();
     }
     rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
 }

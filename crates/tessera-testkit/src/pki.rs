@@ -28,15 +28,23 @@ impl Credential {
         self.cert.to_der().unwrap()
     }
 
-    /// An HTTPS client (trusting the per-run server CA) presenting this
+    /// A rustls client configuration from `builder` presenting this
     /// certificate, followed by `chain` (intermediates).
-    pub fn client(&self, chain: &[&Credential]) -> reqwest::Client {
+    pub fn tls_config(
+        &self,
+        builder: rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
+        chain: &[&Credential],
+    ) -> rustls::ClientConfig {
         let mut certs = vec![rustls::pki_types::CertificateDer::from(self.der())];
         certs.extend(chain.iter().map(|c| rustls::pki_types::CertificateDer::from(c.der())));
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(self.key.private_key_to_pkcs8().unwrap().into());
-        let tls = crate::client_config_builder()
-            .with_client_auth_cert(certs, key)
-            .unwrap();
+        builder.with_client_auth_cert(certs, key).unwrap()
+    }
+
+    /// An HTTPS client (trusting the per-run server CA) presenting this
+    /// certificate, followed by `chain` (intermediates).
+    pub fn client(&self, chain: &[&Credential]) -> reqwest::Client {
+        let tls = self.tls_config(crate::client_config_builder(), chain);
         reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .build()

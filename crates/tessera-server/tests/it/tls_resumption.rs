@@ -1,15 +1,17 @@
-//! TLS 1.3 resumption on both listeners (docs/security.md, "TLS"): every
+//! Resumption on both listeners (docs/security.md, "Choices"): every TLS 1.3
 //! handshake leaves the client exactly one ticket, and a connection made
-//! with it resumes.
+//! with it resumes; TLS 1.2 sessions kept by id are bounded in size.
 
 use rustls::client::{
-    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue,
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls12Resumption,
+    Tls13ClientSessionValue,
 };
 use rustls::pki_types::ServerName;
 use rustls::{HandshakeKind, NamedGroup};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use tessera_testkit::pki::{self, CertSpec, Credential};
 use tessera_testkit::raw_http::RawTls;
 use tessera_testkit::{Backend, TestApp};
 
@@ -80,5 +82,53 @@ async fn each_handshake_leaves_one_ticket_and_the_next_connection_resumes() {
             "{addr}: (handshake, tickets received so far) per connection"
         );
     }
+    app.stop().await;
+}
+
+/// TLS 1.2, resuming by session id only (no tickets), presenting `cred`:
+/// how each of two connections in turn made its handshake.
+fn tls12_by_session_id(addr: SocketAddr, cred: &Credential) -> Vec<Option<HandshakeKind>> {
+    let mut config = cred.tls_config(tessera_testkit::client_config_builder_tls12(), &[]);
+    config.resumption = Resumption::in_memory_sessions(8).tls12_resumption(Tls12Resumption::SessionIdOnly);
+    let config = Arc::new(config);
+    (0..2)
+        .map(|_| {
+            let mut conn = RawTls::connect_with(addr, config.clone());
+            assert!(conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+            assert_eq!(conn.read_answer().status(), Some(200));
+            conn.handshake_kind()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn tls12_sessions_are_kept_by_id_unless_the_client_chain_is_huge() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let mtls: SocketAddr = app.mtls_url.trim_start_matches("https://").parse().unwrap();
+    // A session value holds the client's chain: a thousand names make
+    // ≈ 30 KB of certificate, past what the server keeps per session.
+    let names: Vec<String> = (0..1000).map(|i| format!("host-{i}.huge.example")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let huge = pki::self_signed(&CertSpec {
+        dns: &refs,
+        ..CertSpec::default()
+    });
+    assert!(huge.der().len() > 16 * 1024, "{} bytes", huge.der().len());
+    let normal = pki::self_signed(&CertSpec::default());
+    let kinds = actix_web::rt::task::spawn_blocking(move || {
+        (tls12_by_session_id(mtls, &normal), tls12_by_session_id(mtls, &huge))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds.0,
+        vec![Some(HandshakeKind::Full), Some(HandshakeKind::Resumed)],
+        "an ordinary client certificate"
+    );
+    assert_eq!(
+        kinds.1,
+        vec![Some(HandshakeKind::Full), Some(HandshakeKind::Full)],
+        "a huge client certificate: its session is not kept"
+    );
     app.stop().await;
 }
