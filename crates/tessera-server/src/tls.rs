@@ -81,13 +81,14 @@ pub fn server_config(cert: Arc<ReloadableCert>) -> Result<ServerConfig, TlsError
 
 /// TLS 1.3 resumption with stateless tickets (sealed under a per-process
 /// key that rotates; a client resuming at another instance simply makes a
-/// full handshake), and a larger session cache for TLS 1.2 (its table is
-/// allocated up front, ≈ 100 bytes a slot; values bounded in size by
-/// [`BoundedSessions`]). A resumed session reports the
-/// client chain of its original handshake. One ticket per handshake, not
-/// rustls's two: each carries the client's chain, sealed, and the second
-/// cost ≈ 4 % of new-handshake throughput; a client connecting one
-/// connection after another always holds one (docs/security.md, "TLS").
+/// full handshake), one per handshake rather than rustls's two: each
+/// carries the client's chain, sealed, and the second cost ≈ 4 % of
+/// new-handshake throughput, while a client connecting one connection
+/// after another always holds one. For TLS 1.2, a larger session cache
+/// (its table is allocated up front, ≈ 100 bytes a slot), bounded in bytes
+/// by [`BoundedSessions`]. A resumed session reports the client chain of
+/// its original handshake. (docs/security.md, "Choices where the standards
+/// leave room".)
 fn enable_resumption(config: &mut ServerConfig) -> Result<(), TlsError> {
     config.ticketer = rustls::crypto::ring::Ticketer::new()?;
     config.send_tls13_tickets = 1;

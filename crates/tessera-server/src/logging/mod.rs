@@ -8,6 +8,8 @@
 
 mod batched;
 
+pub use batched::FlushGuard;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
@@ -33,7 +35,7 @@ impl LevelHandle {
 /// What [`init`] returns: keep the guard alive until exit (dropping it
 /// flushes); the handle changes the level later.
 pub struct Logging {
-    pub guard: batched::FlushGuard,
+    pub guard: FlushGuard,
     pub level: LevelHandle,
 }
 
