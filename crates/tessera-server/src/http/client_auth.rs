@@ -289,15 +289,17 @@ const REMEMBER_CERTIFICATE_SECS: i64 = 300;
 const MAX_REMEMBERED_CERTIFICATES: usize = 10_000;
 
 fn verified_key(client_id: &ClientId, chain: &[Vec<u8>]) -> [u8; 32] {
-    let mut h = openssl::sha::Sha256::new();
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     h.update(client_id.as_str().as_bytes());
     for der in chain {
         h.update(&(der.len() as u64).to_be_bytes());
         h.update(der);
     }
-    h.finish()
+    let mut key = [0u8; 32];
+    key.copy_from_slice(h.finish().as_ref());
+    key
 }
 
 fn hex_sha256(s: &str) -> String {
-    tessera_core::hex::lower(&openssl::sha::sha256(s.as_bytes()))
+    tessera_core::hex::lower(ring::digest::digest(&ring::digest::SHA256, s.as_bytes()).as_ref())
 }
