@@ -259,6 +259,11 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// The mTLS listener's address (for raw TLS clients).
+    pub fn mtls_addr(&self) -> SocketAddr {
+        self.mtls_url.trim_start_matches("https://").parse().unwrap()
+    }
+
     /// An admin call with the bootstrap token.
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
         self.admin_as(BOOTSTRAP, method, path, body).await

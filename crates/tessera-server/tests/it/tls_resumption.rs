@@ -47,6 +47,15 @@ impl ClientSessionStore for CountingStore {
     }
 }
 
+/// One connection answering one request: how its handshake went. (Tickets
+/// come after the handshake: reading the answer takes them in.)
+fn one_request(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> Option<HandshakeKind> {
+    let mut conn = RawTls::connect_with(addr, config.clone());
+    assert!(conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    assert_eq!(conn.read_answer().status(), Some(200));
+    conn.handshake_kind()
+}
+
 /// Two connections in turn, each answering one request: how each
 /// handshake went and how many tickets the client held after each.
 fn two_connections(addr: SocketAddr) -> Vec<(Option<HandshakeKind>, usize)> {
@@ -58,20 +67,14 @@ fn two_connections(addr: SocketAddr) -> Vec<(Option<HandshakeKind>, usize)> {
     config.resumption = Resumption::store(store.clone());
     let config = Arc::new(config);
     (0..2)
-        .map(|_| {
-            let mut conn = RawTls::connect_with(addr, config.clone());
-            // Tickets come after the handshake: reading the answer takes them in.
-            assert!(conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-            assert_eq!(conn.read_answer().status(), Some(200));
-            (conn.handshake_kind(), store.tickets.load(Ordering::SeqCst))
-        })
+        .map(|_| (one_request(addr, &config), store.tickets.load(Ordering::SeqCst)))
         .collect()
 }
 
 #[actix_web::test]
 async fn each_handshake_leaves_one_ticket_and_the_next_connection_resumes() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let mtls: SocketAddr = app.mtls_url.trim_start_matches("https://").parse().unwrap();
+    let mtls = app.mtls_addr();
     for addr in [app.addr, mtls] {
         let seen = actix_web::rt::task::spawn_blocking(move || two_connections(addr))
             .await
@@ -91,20 +94,13 @@ fn tls12_by_session_id(addr: SocketAddr, cred: &Credential) -> Vec<Option<Handsh
     let mut config = cred.tls_config(tessera_testkit::client_config_builder_tls12(), &[]);
     config.resumption = Resumption::in_memory_sessions(8).tls12_resumption(Tls12Resumption::SessionIdOnly);
     let config = Arc::new(config);
-    (0..2)
-        .map(|_| {
-            let mut conn = RawTls::connect_with(addr, config.clone());
-            assert!(conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-            assert_eq!(conn.read_answer().status(), Some(200));
-            conn.handshake_kind()
-        })
-        .collect()
+    (0..2).map(|_| one_request(addr, &config)).collect()
 }
 
 #[actix_web::test]
 async fn tls12_sessions_are_kept_by_id_unless_the_client_chain_is_huge() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let mtls: SocketAddr = app.mtls_url.trim_start_matches("https://").parse().unwrap();
+    let mtls = app.mtls_addr();
     // A session value holds the client's chain: a thousand names make
     // ≈ 30 KB of certificate, past what the server keeps per session.
     let names: Vec<String> = (0..1000).map(|i| format!("host-{i}.huge.example")).collect();

@@ -22,7 +22,7 @@ async fn chosen(addr: SocketAddr, offered: Option<Vec<rustls::SupportedCipherSui
 #[actix_web::test]
 async fn the_server_prefers_aes_128_gcm_sha256_and_still_offers_the_rest() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let mtls: SocketAddr = app.mtls_url.trim_start_matches("https://").parse().unwrap();
+    let mtls = app.mtls_addr();
     for addr in [app.addr, mtls] {
         // rustls's default client order starts with TLS_AES_256_GCM_SHA384.
         assert_eq!(
