@@ -74,18 +74,34 @@ fn algs_for(jwk: &serde_json::Map<String, Value>) -> Result<&'static [&'static s
     })
 }
 
-/// Validates the key for `alg` (OpenSSL parses it, through josekit, and
-/// refuses malformed keys and points off the curve), then returns ring's
-/// verifier for it: the cheaper one per assertion.
-fn verifier(alg: &'static str, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, String> {
-    let checked: Result<(), josekit::JoseError> = match alg {
-        "RS256" => RS256.verifier_from_jwk(jwk).map(drop),
-        "PS256" => PS256.verifier_from_jwk(jwk).map(drop),
-        "ES256" => ES256.verifier_from_jwk(jwk).map(drop),
-        "ES384" => ES384.verifier_from_jwk(jwk).map(drop),
-        _ => EdDSA.verifier_from_jwk(jwk).map(drop),
-    };
-    checked.map_err(|e| e.to_string())?;
+/// How much of a key set [`ClientKeySet`] checks before it takes the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Provenance {
+    /// From the network or an administrator: each key is also decoded by
+    /// OpenSSL, which refuses malformed keys and points off the curve.
+    Presented,
+    /// Read back from the store, where only key sets that passed the
+    /// `Presented` checks are written: OpenSSL's decode is not repeated.
+    Stored,
+}
+
+/// Validates the key for `alg` (for a presented key, OpenSSL parses it,
+/// through josekit, and refuses malformed keys and points off the curve),
+/// then returns ring's verifier for it: the cheaper one per assertion. ring
+/// checks the key again on every verification (the point on the curve, the
+/// modulus size), so a stored key that had gone bad would refuse every
+/// signature rather than accept one.
+fn verifier(alg: &'static str, jwk: &Jwk, provenance: Provenance) -> Result<Box<dyn JwsVerifier>, String> {
+    if provenance == Provenance::Presented {
+        let checked: Result<(), josekit::JoseError> = match alg {
+            "RS256" => RS256.verifier_from_jwk(jwk).map(drop),
+            "PS256" => PS256.verifier_from_jwk(jwk).map(drop),
+            "ES256" => ES256.verifier_from_jwk(jwk).map(drop),
+            "ES384" => ES384.verifier_from_jwk(jwk).map(drop),
+            _ => EdDSA.verifier_from_jwk(jwk).map(drop),
+        };
+        checked.map_err(|e| e.to_string())?;
+    }
     Ok(Box::new(crate::jws_verify::RingVerifier::from_jwk(alg, jwk.as_ref())?))
 }
 
@@ -102,6 +118,20 @@ impl ClientKeySet {
     /// Parses a JWK Set of public signature keys; the error says which key
     /// is wrong and why.
     pub fn parse(set: &Value) -> Result<Self, String> {
+        Self::parse_as(set, Provenance::Presented)
+    }
+
+    /// Parses a client's `jwks` as the store keeps it: written only after
+    /// [`ClientKeySet::parse`] accepted it, so every check but OpenSSL's
+    /// decode of each key is made again. That decode (OpenSSL 3's decoder,
+    /// ≈ 160 µs a key on the benchmark machine) was most of the cost of
+    /// loading a tenant: 30 keys, ≈ 5 ms, paid by the tenant's first request
+    /// after a start and after each change (docs/benchmarks.md).
+    pub fn parse_stored(set: &Value) -> Result<Self, String> {
+        Self::parse_as(set, Provenance::Stored)
+    }
+
+    fn parse_as(set: &Value, provenance: Provenance) -> Result<Self, String> {
         tessera_core::metadata::check_public_jwks(set)?;
         let mut keys = Vec::new();
         for (i, raw) in set["keys"].as_array().into_iter().flatten().enumerate() {
@@ -118,7 +148,10 @@ impl ClientKeySet {
             let jwk = Jwk::from_map(map).map_err(|e| format!("key {i}: {e}"))?;
             let mut verifiers = Vec::new();
             for alg in algs {
-                verifiers.push((alg, verifier(alg, &jwk).map_err(|e| format!("key {i}: {e}"))?));
+                verifiers.push((
+                    alg,
+                    verifier(alg, &jwk, provenance).map_err(|e| format!("key {i}: {e}"))?,
+                ));
             }
             keys.push(ClientKey { kid, verifiers });
         }
@@ -187,6 +220,77 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// A P-256 key set, a message and its ES256 signature, and the same
+    /// set with the point moved off the curve.
+    fn es256_fixture() -> (Value, Vec<u8>, Vec<u8>, Value) {
+        use josekit::jws::JwsSigner;
+        let pair = ES256.generate_key_pair().unwrap();
+        let message = b"header.payload".to_vec();
+        let signature = ES256
+            .signer_from_jwk(&pair.to_jwk_private_key())
+            .unwrap()
+            .sign(&message)
+            .unwrap();
+        let public = Value::Object(pair.to_jwk_public_key().as_ref().clone());
+        let mut off_curve = public.clone();
+        let mut y = URL_SAFE_NO_PAD.decode(off_curve["y"].as_str().unwrap()).unwrap();
+        y[31] ^= 1;
+        off_curve["y"] = Value::String(URL_SAFE_NO_PAD.encode(y));
+        (
+            json!({"keys": [public]}),
+            message,
+            signature,
+            json!({"keys": [off_curve]}),
+        )
+    }
+
+    #[test]
+    fn presented_and_stored_sets_verify_the_same_signatures() {
+        let (set, message, signature, _) = es256_fixture();
+        for keys in [
+            ClientKeySet::parse(&set).unwrap(),
+            ClientKeySet::parse_stored(&set).unwrap(),
+        ] {
+            let verifier = keys.select(None, "ES256").unwrap();
+            assert!(verifier.verify(&message, &signature).is_ok());
+            assert!(verifier.verify(b"header.other", &signature).is_err());
+        }
+    }
+
+    /// A presented point off the curve is refused at once; a stored one
+    /// (which the store could only hold if it had gone bad) is taken
+    /// without OpenSSL's decode, and ring refuses every signature with it.
+    #[test]
+    fn a_point_off_the_curve_is_refused_presented_and_verifies_nothing_stored() {
+        let (_, message, signature, off_curve) = es256_fixture();
+        assert!(ClientKeySet::parse(&off_curve).is_err());
+        let stored = ClientKeySet::parse_stored(&off_curve).unwrap();
+        assert!(stored
+            .select(None, "ES256")
+            .unwrap()
+            .verify(&message, &signature)
+            .is_err());
+    }
+
+    /// Every check but the decode applies to stored sets too.
+    #[test]
+    fn stored_sets_keep_the_structural_checks() {
+        let (set, ..) = es256_fixture();
+        let mut private = set.clone();
+        private["keys"][0]["d"] = Value::String("AAAA".into());
+        assert!(ClientKeySet::parse_stored(&private).is_err(), "a private member");
+        let mut wrong_alg = set.clone();
+        wrong_alg["keys"][0]["alg"] = Value::String("RS256".into());
+        assert!(
+            ClientKeySet::parse_stored(&wrong_alg).is_err(),
+            "an alg the key does not fit"
+        );
+        assert!(
+            ClientKeySet::parse_stored(&json!({"keys": [rsa_jwk_of_bytes(128)]})).is_err(),
+            "1024 bits"
+        );
     }
 
     #[test]

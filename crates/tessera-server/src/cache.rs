@@ -142,7 +142,7 @@ impl TenantSnapshot {
                 .and_then(|(field, value)| CertificateMatch::from_metadata(field, value).ok());
             let keys = match &metadata.jwks {
                 Some(_) if self_signed => None,
-                Some(jwks) => match ClientKeySet::parse(jwks) {
+                Some(jwks) => match ClientKeySet::parse_stored(jwks) {
                     Ok(k) => Some(Arc::new(k)),
                     Err(e) => {
                         // Validated at registration; a record that no longer

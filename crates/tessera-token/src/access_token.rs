@@ -1,8 +1,7 @@
 //! RFC 9068 JWT access tokens: minting, and the checks a verifier makes.
 
 use crate::error::TokenError;
-use crate::keyset::TenantKeys;
-use josekit::jws::JwsVerifier;
+use crate::keyset::{PublishedKey, TenantKeys};
 use josekit::jwt;
 use serde_json::{Map, Value};
 
@@ -96,9 +95,7 @@ impl TenantKeys {
         }
         let (payload, header) = jwt::decode_with_verifier_selector(token, |header| {
             let kid = header.claim("kid").and_then(Value::as_str);
-            Ok(kid
-                .and_then(|k| self.published.get(k))
-                .map(|k| k.verifier.as_ref() as &dyn JwsVerifier))
+            Ok(kid.and_then(|k| self.published.get(k)).and_then(PublishedKey::verifier))
         })
         .map_err(|_| TokenError::Invalid("signature, key or format not accepted"))?;
 

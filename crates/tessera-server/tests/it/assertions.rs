@@ -500,9 +500,16 @@ async fn registration_validates_keys(backend: Backend) {
     private["d"] = json!("AAAA");
     let mut bad_curve = key.jwk.clone();
     bad_curve["crv"] = json!("P-521");
+    // Coordinates of the right length, but not a point on P-256: only a
+    // decode of the key finds it (stored key sets are not decoded again).
+    let mut off_curve = key.jwk.clone();
+    let mut y = URL_SAFE_NO_PAD.decode(off_curve["y"].as_str().unwrap()).unwrap();
+    y[31] ^= 1;
+    off_curve["y"] = json!(URL_SAFE_NO_PAD.encode(y));
     for (body, field) in [
         (json!({"jwks": {"keys": [private]}}), "jwks"),
         (json!({"jwks": {"keys": [bad_curve]}}), "jwks"),
+        (json!({"jwks": {"keys": [off_curve]}}), "jwks"),
         (
             json!({"jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}}),
             "jwks",
