@@ -35,8 +35,8 @@ pub(crate) struct ActiveSigner {
 /// A published key; its verifier is built when a token signed with it is
 /// first checked. Only introspection and revocation check this tenant's
 /// own tokens, and OpenSSL 3 decodes a key in ≈ 160 µs: built at load, the
-/// verifiers of the active and next keys were a sixth of the cost of
-/// loading a tenant, paid by its first token request.
+/// verifiers of the active and next keys cost every tenant load (and so
+/// its first token request) two decodes.
 pub(crate) struct PublishedKey {
     alg: SigningAlg,
     jwk: Jwk,

@@ -43,8 +43,9 @@ impl RingSigner {
     /// `der`: the stored private key: SEC 1 for ECDSA keys and PKCS#8 for
     /// Ed25519 keys (as josekit writes them), or anything else OpenSSL reads
     /// as a private key. The two usual forms are read without OpenSSL 3's
-    /// generic decoder, which takes ≈ 300 µs a key: with every key through
-    /// it, a sixth of the cost of loading a tenant.
+    /// generic key decoder, which is slow (≈ 160 µs a key here; every
+    /// tenant load read its signing key through it: docs/benchmarks.md,
+    /// "A tenant's first request").
     pub fn from_der(alg: SigningAlg, der: &[u8]) -> Result<Self, TokenError> {
         let rng = SystemRandom::new();
         let key = match alg {
@@ -54,7 +55,7 @@ impl RingSigner {
                 } else {
                     &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING
                 };
-                let ec = match openssl::ec::EcKey::private_key_from_der(der) {
+                let ec = match EcKey::private_key_from_der(der) {
                     Ok(sec1) => sec1,
                     Err(_) => openssl_key(der)?.ec_key().map_err(key_error)?,
                 };
