@@ -69,7 +69,7 @@ impl JtiSource {
         let mut b = [0u8; 12];
         openssl::rand::rand_bytes(&mut b).map_err(|e| e.to_string())?;
         Ok(Self {
-            prefix: b.iter().map(|x| format!("{x:02x}")).collect(),
+            prefix: tessera_core::hex::lower(&b),
             counter: AtomicU64::new(0),
         })
     }

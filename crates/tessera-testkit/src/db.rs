@@ -43,7 +43,7 @@ enum Cleanup {
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     openssl::rand::rand_bytes(&mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    tessera_core::hex::lower(&b)
 }
 
 impl TestDb {

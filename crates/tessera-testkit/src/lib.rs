@@ -410,10 +410,7 @@ pub fn jwt_part(token: &str, index: usize) -> Value {
 pub fn temp_dir(label: &str) -> PathBuf {
     let mut b = [0u8; 6];
     openssl::rand::rand_bytes(&mut b).unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "tessera-{label}-{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    ));
+    let dir = std::env::temp_dir().join(format!("tessera-{label}-{}", tessera_core::hex::lower(&b)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
