@@ -101,6 +101,32 @@ impl RawTls {
         true
     }
 
+    /// Reads decrypted bytes without writing first. rustls' `Stream::read`
+    /// flushes any unsent request bytes before reading, and once the server
+    /// has answered an oversized request and closed (with the rest unread,
+    /// so the connection is reset) that write fails and the answer, already
+    /// received, would never be read.
+    fn read_plain(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.stream.conn.reader().read(buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+            let received = self.stream.conn.read_tls(&mut self.stream.sock)?;
+            self.stream
+                .conn
+                .process_new_packets()
+                .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
+            if received == 0 {
+                // The peer closed: what was decrypted, then end of stream.
+                return match self.stream.conn.reader().read(buf) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(0),
+                    done => done,
+                };
+            }
+        }
+    }
+
     /// Reads one response (head, then a `Content-Length` body), or notes the close.
     pub fn read_answer(&mut self) -> RawAnswer {
         let mut buf = Vec::new();
@@ -109,7 +135,7 @@ impl RawTls {
             if let Some(at) = find(&buf, b"\r\n\r\n") {
                 break at + 4;
             }
-            match self.stream.read(&mut chunk) {
+            match self.read_plain(&mut chunk) {
                 Ok(0) => return RawAnswer::Closed,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
@@ -133,7 +159,7 @@ impl RawTls {
             })
             .unwrap_or(0);
         while buf.len() < head_end + length {
-            match self.stream.read(&mut chunk) {
+            match self.read_plain(&mut chunk) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
