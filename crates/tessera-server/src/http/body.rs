@@ -27,7 +27,7 @@ pub async fn read_capped(
 
 async fn read_capped_within(
     req: &actix_web::HttpRequest,
-    mut payload: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+    payload: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
     limit: usize,
     deadline: Duration,
 ) -> Result<web::Bytes, ApiError> {
@@ -47,6 +47,7 @@ async fn read_capped_within(
             return Err(too_large());
         }
     }
+    let mut payload = FirstLook::new(payload, req.version() < actix_web::http::Version::HTTP_2);
     let read_all = async {
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
@@ -68,6 +69,53 @@ async fn read_capped_within(
     }
 }
 
+/// The body stream, whose first look over HTTP/1 leaves no waker behind.
+///
+/// Why: actix-http's HTTP/1 dispatcher polls the handler before it feeds
+/// the body it has already read, then polls the handler again in the same
+/// pass. A waker left with the body on that first poll is woken while the
+/// request's task is still running, which queues the task once more; when
+/// the request then waits for the replay cache, the answer's wake-up finds
+/// it already queued and changes nothing, and the request waits for that
+/// earlier place in the queue. That was the tail of assertion latencies
+/// (docs/benchmarks.md, "Where the p99 comes from").
+///
+/// So the first look uses a waker that does nothing, and a `Pending` then
+/// relies on the dispatcher: every pass that feeds the body polls the
+/// handler afterwards, and a body still on its way arrives as socket
+/// readiness, which wakes the connection's task. Later looks register the
+/// request's own waker as usual. HTTP/2 streams are fed by another task,
+/// so there the first look is an ordinary one. Should a wake-up ever be
+/// missing, the body deadline around the read still ends the request (408).
+struct FirstLook<S> {
+    stream: S,
+    quiet: bool,
+}
+
+impl<S> FirstLook<S> {
+    fn new(stream: S, quiet_first_look: bool) -> Self {
+        Self {
+            stream,
+            quiet: quiet_first_look,
+        }
+    }
+}
+
+impl<S: futures_util::Stream + Unpin> futures_util::Stream for FirstLook<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        if std::mem::take(&mut self.quiet) {
+            let mut quiet = std::task::Context::from_waker(std::task::Waker::noop());
+            return self.stream.poll_next_unpin(&mut quiet);
+        }
+        self.stream.poll_next_unpin(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +125,98 @@ mod tests {
         stream: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + 'static,
     ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin {
         Box::pin(stream)
+    }
+
+    /// A body stream that is fed later, as actix-http's is: pending until
+    /// `feed`, which wakes whatever waker the last poll left.
+    #[derive(Default)]
+    struct Fed {
+        data: Option<web::Bytes>,
+        waker: Option<std::task::Waker>,
+    }
+
+    struct FedStream(std::rc::Rc<std::cell::RefCell<Fed>>);
+
+    impl futures_util::Stream for FedStream {
+        type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            let mut fed = self.0.borrow_mut();
+            match fed.data.take() {
+                Some(data) => std::task::Poll::Ready(Some(Ok(data))),
+                None => {
+                    fed.waker = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            }
+        }
+    }
+
+    fn feed(fed: &std::rc::Rc<std::cell::RefCell<Fed>>) {
+        let waker = {
+            let mut fed = fed.borrow_mut();
+            fed.data = Some(web::Bytes::from_static(b"grant_type=client_credentials"));
+            fed.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Polls a `FirstLook` over a stream fed after the first poll; returns
+    /// how often the request's waker was woken by the feed, and the item of
+    /// the second poll.
+    fn first_look(quiet: bool) -> (usize, Option<web::Bytes>) {
+        let fed = std::rc::Rc::new(std::cell::RefCell::new(Fed::default()));
+        let mut stream = FirstLook::new(FedStream(fed.clone()), quiet);
+        let counter = std::sync::Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(counter.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        feed(&fed);
+        let woken = counter.0.load(std::sync::atomic::Ordering::SeqCst);
+        let item = match stream.poll_next_unpin(&mut cx) {
+            std::task::Poll::Ready(Some(Ok(bytes))) => Some(bytes),
+            _ => None,
+        };
+        (woken, item)
+    }
+
+    #[test]
+    fn over_http1_the_first_look_leaves_no_waker_and_the_next_reads() {
+        let (woken, item) = first_look(true);
+        assert_eq!(woken, 0, "the feed woke the request's task");
+        assert_eq!(item.as_deref(), Some(&b"grant_type=client_credentials"[..]));
+    }
+
+    #[test]
+    fn over_http2_the_first_look_is_an_ordinary_one() {
+        let (woken, item) = first_look(false);
+        assert_eq!(woken, 1, "the feed did not wake the request's task");
+        assert_eq!(item.as_deref(), Some(&b"grant_type=client_credentials"[..]));
+    }
+
+    #[test]
+    fn later_looks_leave_the_requests_waker() {
+        let fed = std::rc::Rc::new(std::cell::RefCell::new(Fed::default()));
+        let mut stream = FirstLook::new(FedStream(fed.clone()), true);
+        let counter = std::sync::Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(counter.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        feed(&fed);
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[actix_web::test]

@@ -318,8 +318,74 @@ async fn slow_clients_are_cut_off(backend: Backend) {
     t.still_serving().await;
 }
 
+/// A body that arrives after the head, over HTTP/1.1, is read as soon as
+/// it arrives: the handler's first look at the body leaves no waker behind
+/// (http/body.rs, `FirstLook`), and the connection's socket readiness must
+/// bring it back, not the body deadline.
+async fn a_late_body_is_read_when_it_arrives(backend: Backend) {
+    let Some(t) = target(backend).await else { return };
+    let basic = t.basic();
+    let body = b"grant_type=client_credentials";
+    let request = token_request(
+        &[
+            ("Authorization", basic.as_bytes()),
+            ("Content-Type", b"application/x-www-form-urlencoded"),
+        ],
+        body,
+    );
+    let head_len = request.len() - body.len();
+    let addr = t.app.addr;
+    let (answer, took) = actix_web::rt::task::spawn_blocking(move || {
+        let mut conn = RawTls::connect(addr);
+        let start = Instant::now();
+        assert!(conn.send(&request[..head_len]));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(conn.send(&request[head_len..]));
+        (conn.read_answer(), start.elapsed())
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), Some(200), "{answer:?}");
+    // The body deadline is CLIENT_TIMEOUT_SECS (2 s): well before it.
+    assert!(took < Duration::from_millis(1500), "answered after {took:?}");
+}
+
+/// Token requests over HTTP/2 (the listeners offer it by ALPN): there the
+/// body comes from another task, and the handler's first look at it is an
+/// ordinary one.
+async fn token_requests_over_http2_are_answered(backend: Backend) {
+    let Some(t) = target(backend).await else { return };
+    let mut tls = tessera_testkit::client_config_builder().with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let res = client
+            .post(t.app.url("/t/acme/oauth2/token"))
+            .basic_auth(&t.id, Some(&t.secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.version(), reqwest::Version::HTTP_2);
+        assert_eq!(res.status(), 200, "{:?}", res.text().await);
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
 backend_tests!(
     oversized_requests_are_refused,
     malformed_forms_are_invalid_request,
     slow_clients_are_cut_off,
+    a_late_body_is_read_when_it_arrives,
+    token_requests_over_http2_are_answered,
 );
