@@ -20,6 +20,8 @@ pub mod reload;
 pub mod replay;
 pub mod service;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod test_wakers;
 pub mod tls;
 
 pub use app::Application;

@@ -165,11 +165,39 @@ mod tests {
         }
     }
 
-    struct CountingWaker(std::sync::atomic::AtomicUsize);
+    /// A `FirstLook` over a stream fed later, polled with a waker that
+    /// records every wake-up.
+    struct Probe {
+        fed: std::rc::Rc<std::cell::RefCell<Fed>>,
+        stream: FirstLook<FedStream>,
+        wakes: std::sync::Arc<crate::test_wakers::Wakes>,
+        waker: std::task::Waker,
+    }
 
-    impl std::task::Wake for CountingWaker {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    impl Probe {
+        fn new(quiet_first_look: bool) -> Self {
+            let fed = std::rc::Rc::new(std::cell::RefCell::new(Fed::default()));
+            let stream = FirstLook::new(FedStream(fed.clone()), quiet_first_look);
+            let (wakes, waker) = crate::test_wakers::recording();
+            Self {
+                fed,
+                stream,
+                wakes,
+                waker,
+            }
+        }
+
+        fn poll(&mut self) -> std::task::Poll<Option<Result<web::Bytes, actix_web::error::PayloadError>>> {
+            self.stream
+                .poll_next_unpin(&mut std::task::Context::from_waker(&self.waker))
+        }
+
+        fn feed(&self) {
+            feed(&self.fed);
+        }
+
+        fn woken(&self) -> usize {
+            self.wakes.threads().len()
         }
     }
 
@@ -177,15 +205,11 @@ mod tests {
     /// how often the request's waker was woken by the feed, and the item of
     /// the second poll.
     fn first_look(quiet: bool) -> (usize, Option<web::Bytes>) {
-        let fed = std::rc::Rc::new(std::cell::RefCell::new(Fed::default()));
-        let mut stream = FirstLook::new(FedStream(fed.clone()), quiet);
-        let counter = std::sync::Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
-        let waker = std::task::Waker::from(counter.clone());
-        let mut cx = std::task::Context::from_waker(&waker);
-        assert!(stream.poll_next_unpin(&mut cx).is_pending());
-        feed(&fed);
-        let woken = counter.0.load(std::sync::atomic::Ordering::SeqCst);
-        let item = match stream.poll_next_unpin(&mut cx) {
+        let mut probe = Probe::new(quiet);
+        assert!(probe.poll().is_pending());
+        probe.feed();
+        let woken = probe.woken();
+        let item = match probe.poll() {
             std::task::Poll::Ready(Some(Ok(bytes))) => Some(bytes),
             _ => None,
         };
@@ -208,15 +232,11 @@ mod tests {
 
     #[test]
     fn later_looks_leave_the_requests_waker() {
-        let fed = std::rc::Rc::new(std::cell::RefCell::new(Fed::default()));
-        let mut stream = FirstLook::new(FedStream(fed.clone()), true);
-        let counter = std::sync::Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
-        let waker = std::task::Waker::from(counter.clone());
-        let mut cx = std::task::Context::from_waker(&waker);
-        assert!(stream.poll_next_unpin(&mut cx).is_pending());
-        assert!(stream.poll_next_unpin(&mut cx).is_pending());
-        feed(&fed);
-        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let mut probe = Probe::new(true);
+        assert!(probe.poll().is_pending());
+        assert!(probe.poll().is_pending());
+        probe.feed();
+        assert_eq!(probe.woken(), 1);
     }
 
     #[actix_web::test]

@@ -193,45 +193,14 @@ impl Drop for WaitAnswer {
     }
 }
 
-/// Wakers that record the thread each wake came from.
-#[cfg(test)]
-pub(super) mod test_wakers {
-    use std::sync::{Arc, Mutex};
-    use std::task::{Wake, Waker};
-    use std::thread::ThreadId;
-
-    #[derive(Default)]
-    pub struct Wakes(Mutex<Vec<ThreadId>>);
-
-    impl Wake for Wakes {
-        fn wake(self: Arc<Self>) {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(std::thread::current().id());
-        }
-    }
-
-    impl Wakes {
-        pub fn threads(&self) -> Vec<ThreadId> {
-            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-        }
-    }
-
-    pub fn recording() -> (Arc<Wakes>, Waker) {
-        let wakes = Arc::new(Wakes::default());
-        (wakes.clone(), Waker::from(wakes))
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::test_wakers::recording;
     use super::*;
+    use crate::test_wakers::recording;
     use std::thread;
 
-    type Recorded = (Arc<super::test_wakers::Wakes>, Waker);
+    type Recorded = (Arc<crate::test_wakers::Wakes>, Waker);
 
     /// A batch of `n` requests, each polled once (the first watches).
     fn waiting_batch(n: usize) -> (Arc<BatchAnswer>, Vec<Recorded>, Vec<WaitAnswer>) {

@@ -291,7 +291,7 @@ mod tests {
     /// otherwise the writer wakes its watcher.
     #[test]
     fn answers_are_left_to_the_worker_while_a_batch_gathers() {
-        use super::answer::test_wakers::recording;
+        use crate::test_wakers::recording;
         let (to_writer, _from_workers) = mpsc::channel();
         let shared = Arc::new(Shared {
             gathering: Mutex::new(Gathering::default()),

@@ -50,18 +50,22 @@ impl Target {
         format!("Basic {}", STANDARD.encode(format!("{}:{}", self.id, self.secret)))
     }
 
-    /// A normal token request on a new connection succeeds, promptly.
-    pub async fn still_serving(&self) {
-        let start = Instant::now();
-        let fresh = tessera_testkit::https_client();
-        let res = fresh
+    /// A normal token request of the secret client, sent by `client`.
+    pub async fn token_request_with(&self, client: &reqwest::Client) -> reqwest::Response {
+        client
             .post(self.app.url("/t/acme/oauth2/token"))
             .basic_auth(&self.id, Some(&self.secret))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("grant_type=client_credentials")
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A normal token request on a new connection succeeds, promptly.
+    pub async fn still_serving(&self) {
+        let start = Instant::now();
+        let res = self.token_request_with(&tessera_testkit::https_client()).await;
         assert_eq!(res.status(), 200, "{:?}", res.text().await);
         assert!(start.elapsed() < ANSWER_BOUND, "took {:?}", start.elapsed());
     }
@@ -364,14 +368,7 @@ async fn token_requests_over_http2_are_answered(backend: Backend) {
         .unwrap();
     for _ in 0..3 {
         let start = Instant::now();
-        let res = client
-            .post(t.app.url("/t/acme/oauth2/token"))
-            .basic_auth(&t.id, Some(&t.secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap();
+        let res = t.token_request_with(&client).await;
         assert_eq!(res.version(), reqwest::Version::HTTP_2);
         assert_eq!(res.status(), 200, "{:?}", res.text().await);
         assert!(
