@@ -12,6 +12,16 @@
 //! wakes the requests of every answered batch, on the worker thread; the
 //! writer wakes a batch itself only when none is gathering (`answer.rs` says
 //! why).
+//!
+//! On PostgreSQL a batch also goes as soon as it holds [`PG_GATHER_CAP`]
+//! entries, and the next request leads a new one. Under load every request
+//! in flight tends to end up in one batch (they are answered together, so
+//! they come back together); SQLite commits on the server's own core, but
+//! PostgreSQL commits in another process, and while one batch holding every
+//! request waits for its commit the server's core has nothing to do (a
+//! quarter of the time, with 64 connections). Smaller batches keep the
+//! core busy with the next ones while a commit is under way; on SQLite they
+//! only cost more commits (docs/benchmarks.md).
 
 mod answer;
 
@@ -20,8 +30,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use tessera_store::{ReplayEntry, Store};
 
-/// Most entries in one statement (four bound values each).
+/// Most entries in one statement.
 const MAX_BATCH: usize = 256;
+
+/// On PostgreSQL, the most entries a batch gathers before it is handed over
+/// (8, 16 and 32 measured: 16 kept the server's core busiest).
+const PG_GATHER_CAP: usize = 16;
 
 const STOPPED: &str = "the replay writer has stopped";
 
@@ -46,6 +60,8 @@ pub struct ReplayRecorder {
 
 struct Shared {
     gathering: Mutex<Gathering>,
+    /// A batch this full is handed over at once.
+    gather_cap: usize,
     /// Batches the writer answered, for the worker to wake.
     answered: Mutex<Vec<Arc<BatchAnswer>>>,
     to_writer: mpsc::Sender<Batch>,
@@ -54,10 +70,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// Hands the gathered batch to the writer. If the writer has stopped,
+    /// Hands the gathering batch to the writer, if it is still the batch that
+    /// `answer` answers (a full batch has gone already, and the batch
+    /// gathering now has a leader of its own). If the writer has stopped,
     /// the batch comes back and is dropped, and every waiter learns it.
-    fn flush(&self) {
-        let gathered = std::mem::take(&mut *self.gathering.lock().unwrap_or_else(PoisonError::into_inner));
+    fn flush(&self, answer: &Arc<BatchAnswer>) {
+        let gathered = {
+            let mut gathering = self.gathering.lock().unwrap_or_else(PoisonError::into_inner);
+            if Arc::ptr_eq(&gathering.answer, answer) {
+                std::mem::take(&mut *gathering)
+            } else {
+                Gathering::default()
+            }
+        };
         if !gathered.entries.is_empty() {
             self.handed_over.fetch_add(1, Ordering::Relaxed);
             let _ = self.to_writer.send(Batch {
@@ -92,13 +117,14 @@ impl Shared {
     }
 }
 
-/// Flushes when the leading request goes on, or is cancelled (a client
-/// that disconnects while leading must not strand the others' entries).
-struct FlushOnDrop<'a>(&'a Shared);
+/// Flushes the leader's batch when the leading request goes on, or is
+/// cancelled (a client that disconnects while leading must not strand the
+/// others' entries).
+struct FlushOnDrop<'a>(&'a Shared, Arc<BatchAnswer>);
 
 impl Drop for FlushOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.flush();
+        self.0.flush(&self.1);
     }
 }
 
@@ -110,9 +136,15 @@ impl std::fmt::Debug for ReplayRecorder {
 
 impl ReplayRecorder {
     pub fn start(store: Store) -> std::io::Result<Self> {
+        let cap = gather_cap(store.backend_name());
+        Self::start_with_cap(store, cap)
+    }
+
+    fn start_with_cap(store: Store, gather_cap: usize) -> std::io::Result<Self> {
         let (to_writer, from_workers) = mpsc::channel::<Batch>();
         let shared = Arc::new(Shared {
             gathering: Mutex::new(Gathering::default()),
+            gather_cap,
             answered: Mutex::new(Vec::new()),
             to_writer,
             handed_over: AtomicU64::new(0),
@@ -135,17 +167,28 @@ impl ReplayRecorder {
     /// Records an accepted assertion: `Ok(false)` when its `jti` was already used.
     pub async fn record(&self, entry: ReplayEntry) -> Result<bool, String> {
         self.shared.wake_answered();
-        let (answer, slot) = {
+        let (answer, gathered) = {
             let mut gathering = self.shared.gathering.lock().unwrap_or_else(PoisonError::into_inner);
             gathering.entries.push(entry);
-            (gathering.answer.clone(), gathering.entries.len() - 1)
+            (gathering.answer.clone(), gathering.entries.len())
         };
-        if slot == 0 {
-            let _flush = FlushOnDrop(&self.shared);
+        let slot = gathered - 1;
+        if gathered >= self.shared.gather_cap {
+            self.shared.flush(&answer);
+        } else if slot == 0 {
+            let _flush = FlushOnDrop(&self.shared, answer.clone());
             tokio::task::yield_now().await;
         }
         let (_entry, result) = answer.wait(slot).await.ok_or_else(|| STOPPED.to_owned())?;
         result
+    }
+}
+
+/// How many entries a batch gathers at most on the named backend.
+fn gather_cap(backend: &str) -> usize {
+    match backend {
+        "postgresql" => PG_GATHER_CAP,
+        _ => usize::MAX,
     }
 }
 
@@ -270,6 +313,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// With a cap, a full batch goes at once and the next request leads the
+    /// next batch, which the first batch's leader leaves alone.
+    #[test]
+    fn a_full_batch_goes_at_once_and_the_next_request_leads_another() {
+        let (store, dir) = store();
+        let recorder = ReplayRecorder::start_with_cap(store, 4).unwrap();
+        let cx = &mut Context::from_waker(std::task::Waker::noop());
+        let answers = runtime().block_on(async {
+            // The fifth entry repeats the first one's jti, in the second batch.
+            let jtis = ["j0", "j1", "j2", "j3", "j0"];
+            let mut requests: Vec<_> = jtis
+                .iter()
+                .map(|j| Box::pin(recorder.record(entry("acme", j))))
+                .collect();
+            for request in &mut requests[..3] {
+                assert!(request.as_mut().poll(cx).is_pending());
+            }
+            assert_eq!(recorder.batches_handed_over(), 0, "the leader waits for its round");
+            assert!(requests[3].as_mut().poll(cx).is_pending());
+            assert_eq!(recorder.batches_handed_over(), 1, "the fourth entry fills the batch");
+            // The fifth request leads a new batch; the first batch's leader,
+            // polled again, does not hand that one over before its round.
+            assert!(requests[4].as_mut().poll(cx).is_pending());
+            assert!(requests[0].as_mut().poll(cx).is_pending());
+            assert_eq!(recorder.batches_handed_over(), 1);
+            assert!(requests[4].as_mut().poll(cx).is_pending());
+            assert_eq!(recorder.batches_handed_over(), 2);
+            futures_util::future::join_all(requests).await
+        });
+        assert_eq!(answers, vec![Ok(true), Ok(true), Ok(true), Ok(true), Ok(false)]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn batches_are_capped_on_postgresql_only() {
+        assert_eq!(gather_cap("postgresql"), PG_GATHER_CAP);
+        assert_eq!(gather_cap("sqlite"), usize::MAX);
+    }
+
     #[test]
     fn one_jti_twice_in_a_batch_is_fresh_once_and_tenants_are_apart() {
         let (store, dir) = store();
@@ -295,6 +377,7 @@ mod tests {
         let (to_writer, _from_workers) = mpsc::channel();
         let shared = Arc::new(Shared {
             gathering: Mutex::new(Gathering::default()),
+            gather_cap: usize::MAX,
             answered: Mutex::new(Vec::new()),
             to_writer,
             handed_over: AtomicU64::new(0),
