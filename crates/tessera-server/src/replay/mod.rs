@@ -18,8 +18,8 @@
 //! in flight tends to end up in one batch (they are answered together, so
 //! they come back together); SQLite commits on the server's own core, but
 //! PostgreSQL commits in another process, and while one batch holding every
-//! request waits for its commit the server's core has nothing to do (a
-//! quarter of the time, with 64 connections). Smaller batches keep the
+//! request waits for its commit the server's core has nothing to do (15 to
+//! 25 % of the time, with 64 connections). Smaller batches keep the
 //! core busy with the next ones while a commit is under way; on SQLite they
 //! only cost more commits (docs/benchmarks.md).
 
