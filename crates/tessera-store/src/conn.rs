@@ -208,6 +208,12 @@ impl Store {
         self.url.backend_name()
     }
 
+    /// Whether a commit's work is done in this process (SQLite) rather than
+    /// by a database server's process (PostgreSQL).
+    pub fn commits_in_process(&self) -> bool {
+        matches!(self.url, DbUrl::Sqlite(_))
+    }
+
     /// Pool connections: (open, idle).
     pub fn pool_state(&self) -> (u32, u32) {
         let s = self.pool.state();

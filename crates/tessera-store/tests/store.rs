@@ -560,6 +560,16 @@ both!(
     admin_sessions_and_failures,
 );
 
+/// The replay writer caps its batches where commits run in another process.
+#[test]
+fn only_sqlite_commits_in_process() {
+    assert!(sqlite().store.commits_in_process());
+    match postgres() {
+        Some(fresh) => assert!(!fresh.store.commits_in_process()),
+        None => eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set"),
+    }
+}
+
 /// PostgreSQL: two instances whose batches hold the same jtis in opposite
 /// orders (a client replaying two of its assertions to two instances at
 /// once) must not deadlock. PostgreSQL would abort one of the batches after

@@ -154,17 +154,6 @@ mod tests {
         }
     }
 
-    fn feed(fed: &std::rc::Rc<std::cell::RefCell<Fed>>) {
-        let waker = {
-            let mut fed = fed.borrow_mut();
-            fed.data = Some(web::Bytes::from_static(b"grant_type=client_credentials"));
-            fed.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
     /// A `FirstLook` over a stream fed later, polled with a waker that
     /// records every wake-up.
     struct Probe {
@@ -192,8 +181,16 @@ mod tests {
                 .poll_next_unpin(&mut std::task::Context::from_waker(&self.waker))
         }
 
+        /// Feeds the body, waking whatever waker the last poll left.
         fn feed(&self) {
-            feed(&self.fed);
+            let waker = {
+                let mut fed = self.fed.borrow_mut();
+                fed.data = Some(web::Bytes::from_static(b"grant_type=client_credentials"));
+                fed.waker.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
 
         fn woken(&self) -> usize {

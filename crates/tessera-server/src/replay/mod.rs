@@ -136,7 +136,7 @@ impl std::fmt::Debug for ReplayRecorder {
 
 impl ReplayRecorder {
     pub fn start(store: Store) -> std::io::Result<Self> {
-        let cap = gather_cap(store.backend_name());
+        let cap = gather_cap(store.commits_in_process());
         Self::start_with_cap(store, cap)
     }
 
@@ -184,11 +184,14 @@ impl ReplayRecorder {
     }
 }
 
-/// How many entries a batch gathers at most on the named backend.
-fn gather_cap(backend: &str) -> usize {
-    match backend {
-        "postgresql" => PG_GATHER_CAP,
-        _ => usize::MAX,
+/// How many entries a batch gathers at most: no cap where the commit runs
+/// on the server's own core (SQLite), [`PG_GATHER_CAP`] where a database
+/// server's process does it (PostgreSQL).
+fn gather_cap(commits_in_process: bool) -> usize {
+    if commits_in_process {
+        usize::MAX
+    } else {
+        PG_GATHER_CAP
     }
 }
 
@@ -371,8 +374,8 @@ mod tests {
 
     #[test]
     fn batches_are_capped_on_postgresql_only() {
-        assert_eq!(gather_cap("postgresql"), PG_GATHER_CAP);
-        assert_eq!(gather_cap("sqlite"), usize::MAX);
+        assert_eq!(gather_cap(false), PG_GATHER_CAP);
+        assert_eq!(gather_cap(true), usize::MAX);
     }
 
     #[test]
