@@ -156,6 +156,7 @@ pub fn capture_connection(
         // Small answers go out at once: without TCP_NODELAY, Nagle's
         // algorithm holds a response's last segment until the client's
         // delayed ACK (tens of milliseconds).
+        ext.insert(crate::http::answer_round::AnswersGiven::default());
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
             let _ = tcp.set_nodelay(true);
             return;

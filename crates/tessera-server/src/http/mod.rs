@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the error mapping, request ids, body limits.
 
 pub mod admin;
+pub mod answer_round;
 mod body;
 pub(crate) mod client_auth;
 pub mod client_cert;

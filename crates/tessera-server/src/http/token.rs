@@ -4,6 +4,7 @@
 //! one keyed hash (or one assertion signature check and one replay-cache
 //! insert), one signature, answer. No database read.
 
+use super::answer_round::{self, AnswersGiven};
 use super::client_auth::{authenticate, read_request};
 use super::client_cert::source_address;
 use super::error::ApiError;
@@ -98,6 +99,10 @@ pub async fn token(
     // One line per token request (docs/operations.md, "Logs"): never a
     // credential, only who asked, how, and what happened.
     let latency_us = started.elapsed().as_micros() as u64;
+    let answers_before = req.conn_data::<AnswersGiven>().map_or(0, AnswersGiven::count);
+    if answer_round::waits_for_round(answers_before, presented == "client_assertion") {
+        answer_round::wait_for_round().await;
+    }
     match result {
         Ok((res, client_id)) => {
             tracing::info!(

@@ -379,10 +379,49 @@ async fn token_requests_over_http2_are_answered(backend: Backend) {
     }
 }
 
+/// After a kept-alive connection's first answer, answers wait for the
+/// worker's round of ready requests (http/answer_round.rs): each still
+/// comes back, in turn and promptly, with a token of its own.
+async fn a_kept_alive_connections_later_answers_come_back(backend: Backend) {
+    let Some(t) = target(backend).await else { return };
+    let body = "grant_type=client_credentials";
+    let request = format!(
+        "POST /t/acme/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        t.basic(),
+        body.len()
+    )
+    .into_bytes();
+    let addr = t.app.addr;
+    let answers = actix_web::rt::task::spawn_blocking(move || {
+        let mut conn = RawTls::connect(addr);
+        (0..4)
+            .map(|_| {
+                let start = Instant::now();
+                assert!(conn.send(&request));
+                (conn.read_answer(), start.elapsed())
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let mut tokens = std::collections::HashSet::new();
+    for (i, (answer, took)) in answers.iter().enumerate() {
+        let RawAnswer::Response { status: 200, body } = answer else {
+            panic!("answer {i}: {answer:?}");
+        };
+        assert!(*took < ANSWER_BOUND, "answer {i} took {took:?}");
+        let token: serde_json::Value = serde_json::from_str(body).unwrap();
+        tokens.insert(token["access_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(tokens.len(), 4, "four answers, four tokens");
+}
+
 backend_tests!(
     oversized_requests_are_refused,
     malformed_forms_are_invalid_request,
     slow_clients_are_cut_off,
     a_late_body_is_read_when_it_arrives,
     token_requests_over_http2_are_answered,
+    a_kept_alive_connections_later_answers_come_back,
 );

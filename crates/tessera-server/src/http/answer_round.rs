@@ -1,0 +1,103 @@
+//! Token answers on kept-alive connections leave together, at the end of
+//! the worker's round of ready requests, instead of one by one.
+//!
+//! Why: a client on the same host (a sidecar, a gateway, the benchmark's
+//! load generator) sleeps between answers, and every answer that finds it
+//! asleep makes the server's core wake it with an inter-processor interrupt
+//! (on a VM, an exit to the hypervisor): at 17,000 tokens/s that was 0.84
+//! wake-ups per token and about a sixth of the server's time. An answer that
+//! waits until the requests already ready on the worker have had their turn
+//! goes out in a burst with theirs, and one wake-up serves the burst
+//! (docs/benchmarks.md, "Answers leave together").
+//!
+//! Not held back: a connection's first answer (with a handshake per token,
+//! holding it back cost 18 % of the rate), and answers that a replay-cache
+//! batch released (they already leave together).
+
+use std::cell::Cell;
+
+/// Connection data (`HttpServer::on_connect`): the token answers already
+/// given on this connection. One worker thread owns a connection, so a
+/// `Cell` suffices.
+#[derive(Debug, Default)]
+pub struct AnswersGiven(Cell<u64>);
+
+impl AnswersGiven {
+    /// Counts an answer; returns how many this connection gave before it.
+    pub fn count(&self) -> u64 {
+        let before = self.0.get();
+        self.0.set(before.saturating_add(1));
+        before
+    }
+}
+
+/// Whether an answer waits for the round (see the module's note).
+pub(crate) fn waits_for_round(answers_before: u64, released_by_replay_batch: bool) -> bool {
+    answers_before > 0 && !released_by_replay_batch
+}
+
+/// Waits until the tasks already ready on this worker have been polled
+/// (tokio defers a yielded task's wake-up until it has polled the I/O
+/// driver, so requests that arrived meanwhile go first as well).
+pub(crate) async fn wait_for_round() {
+    tokio::task::yield_now().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[test]
+    fn only_later_answers_not_released_by_a_batch_wait() {
+        assert!(!waits_for_round(0, false), "a connection's first answer goes at once");
+        assert!(!waits_for_round(0, true));
+        assert!(waits_for_round(1, false));
+        assert!(waits_for_round(7, false));
+        assert!(
+            !waits_for_round(1, true),
+            "a replay batch's answers already leave together"
+        );
+    }
+
+    #[test]
+    fn a_connection_counts_its_answers() {
+        let given = AnswersGiven::default();
+        assert_eq!(given.count(), 0);
+        assert_eq!(given.count(), 1);
+        assert_eq!(given.count(), 2);
+    }
+
+    /// Two tasks on one worker: the first to finish its request answers
+    /// only after the other, already ready, has had its turn; without the
+    /// wait it answers first (the negative twin).
+    #[test]
+    fn an_answer_that_waits_goes_after_the_ready_requests() {
+        for wait in [true, false] {
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let local = tokio::task::LocalSet::new();
+            let (a, b) = (order.clone(), order.clone());
+            local.spawn_local(async move {
+                if wait {
+                    wait_for_round().await;
+                }
+                a.borrow_mut().push("answer");
+            });
+            local.spawn_local(async move {
+                b.borrow_mut().push("other request");
+            });
+            runtime.block_on(local);
+            let expected = if wait {
+                ["other request", "answer"]
+            } else {
+                ["answer", "other request"]
+            };
+            assert_eq!(*order.borrow(), expected, "wait = {wait}");
+        }
+    }
+}
