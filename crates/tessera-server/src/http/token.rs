@@ -100,7 +100,7 @@ pub async fn token(
     // credential, only who asked, how, and what happened.
     let latency_us = started.elapsed().as_micros() as u64;
     let answers_before = req.conn_data::<AnswersGiven>().map_or(0, AnswersGiven::count);
-    if answer_round::waits_for_round(answers_before, presented == "client_assertion") {
+    if answer_round::waits_for_round(answers_before) {
         answer_round::wait_for_round().await;
     }
     match result {
