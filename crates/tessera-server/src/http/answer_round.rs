@@ -19,6 +19,9 @@
 //! holding it back cost 18 % of the rate).
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Connection data (`HttpServer::on_connect`): the token answers already
 /// given on this connection. One worker thread owns a connection, so a
@@ -41,11 +44,30 @@ pub(crate) fn waits_for_round(answers_before: u64) -> bool {
     answers_before > 0
 }
 
-/// Waits until the tasks already ready on this worker have been polled
-/// (tokio defers a yielded task's wake-up until it has polled the I/O
-/// driver, so requests that arrived meanwhile go first as well).
-pub(crate) async fn wait_for_round() {
-    tokio::task::yield_now().await;
+/// Waits until the tasks already ready on this worker have been polled:
+/// the request's task wakes itself at once, which puts it at the back of
+/// the worker's queue. (tokio's `yield_now` would also wait for a poll of
+/// the I/O driver, a system call that a lone client's every answer paid.)
+pub(crate) fn wait_for_round() -> BackOfTheQueue {
+    BackOfTheQueue { queued: false }
+}
+
+/// [`wait_for_round`]'s future: pending once, woken at once.
+pub(crate) struct BackOfTheQueue {
+    queued: bool,
+}
+
+impl Future for BackOfTheQueue {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queued {
+            return Poll::Ready(());
+        }
+        self.queued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 #[cfg(test)]
