@@ -146,17 +146,18 @@ pub struct ConnInfo {
     pub client_chain: Vec<Vec<u8>>,
 }
 
-/// `HttpServer::on_connect`: records the peer's chain. rustls reports the
-/// client's own certificate FIRST (an actix example takes the last: wrong).
+/// `HttpServer::on_connect`: records the peer's chain (rustls reports the
+/// client's own certificate FIRST; an actix example takes the last: wrong)
+/// and gives every connection its count of token answers.
 pub fn capture_connection(
     mtls_addr: Option<std::net::SocketAddr>,
 ) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + Clone + 'static {
     move |conn, ext| {
         use actix_tls::accept::rustls_0_23::TlsStream;
+        ext.insert(crate::http::answer_round::AnswersGiven::default());
         // Small answers go out at once: without TCP_NODELAY, Nagle's
         // algorithm holds a response's last segment until the client's
         // delayed ACK (tens of milliseconds).
-        ext.insert(crate::http::answer_round::AnswersGiven::default());
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
             let _ = tcp.set_nodelay(true);
             return;
