@@ -8,10 +8,10 @@ use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 use serde_json::Value;
 
 /// Smallest RSA modulus accepted.
-const MIN_RSA_BITS: usize = 2048;
-/// Largest RSA modulus accepted: ring verifies up to 8192 bits, so a larger
-/// key would register and then refuse every assertion (and costs more per check).
-const MAX_RSA_BITS: usize = 8192;
+const MIN_RSA_BITS: usize = crate::rsa_verify::MIN_RSA_BITS as usize;
+/// Largest RSA modulus accepted (ring's limit, kept: a larger key costs more
+/// per check and buys nothing).
+const MAX_RSA_BITS: usize = crate::rsa_verify::MAX_RSA_BITS as usize;
 
 /// One key and a verifier for each algorithm it may be used with.
 pub struct ClientKey {
@@ -87,10 +87,11 @@ enum Provenance {
 
 /// Validates the key for `alg` (for a presented key, OpenSSL parses it,
 /// through josekit, and refuses malformed keys and points off the curve),
-/// then returns ring's verifier for it: the cheaper one per assertion. ring
-/// checks the key again on every verification (the point on the curve, the
-/// modulus size), so a stored key that had gone bad would refuse every
-/// signature rather than accept one.
+/// then returns the cheaper verifier per assertion: ring's for EC and
+/// Ed25519 keys, which checks the point on every verification, OpenSSL's
+/// for RSA keys, which checks the modulus size and exponent when it is
+/// built. A stored key that had gone bad would refuse every signature, or
+/// fail its client's load, rather than accept one.
 fn verifier(alg: &'static str, jwk: &Jwk, provenance: Provenance) -> Result<Box<dyn JwsVerifier>, String> {
     if provenance == Provenance::Presented {
         let checked: Result<(), josekit::JoseError> = match alg {
@@ -102,7 +103,7 @@ fn verifier(alg: &'static str, jwk: &Jwk, provenance: Provenance) -> Result<Box<
         };
         checked.map_err(|e| e.to_string())?;
     }
-    Ok(Box::new(crate::jws_verify::RingVerifier::from_jwk(alg, jwk.as_ref())?))
+    crate::jws_verify::verifier_from_jwk(alg, jwk.as_ref())
 }
 
 /// `Ed25519` (RFC 9864) names the same algorithm as `EdDSA` here.

@@ -16,6 +16,7 @@ pub mod forwarded_cert;
 pub mod jwks_fetch;
 pub mod jws_verify;
 pub mod mtls;
+pub mod rsa_verify;
 pub mod secret;
 
 pub use assertion::{AssertionKey, AssertionPolicy, UnverifiedAssertion, VerifiedAssertion};

@@ -158,6 +158,13 @@ async fn absurd_key_sets_are_refused_at_registration(backend: Backend) {
     let mut modulus = vec![0xC5u8; 2048];
     modulus[2047] |= 1;
     let rsa_16384 = json!({"kty": "RSA", "kid": "big", "e": "AQAB", "n": URL_SAFE_NO_PAD.encode(&modulus)});
+    // A real 2048-bit modulus with exponents no verifier takes (an RS256
+    // key with e = 65537 registers: `assertion_auth` and the benchmark).
+    let rsa_with_e = |e: &[u8]| {
+        let mut k = partner_key("RS256", "e").jwk;
+        k["e"] = json!(URL_SAFE_NO_PAD.encode(e));
+        pkjwt(json!({"keys": [k]}))
+    };
     let cases: Vec<(&str, Value, u16, &str)> = vec![
         (
             "5000 keys",
@@ -174,6 +181,19 @@ async fn absurd_key_sets_are_refused_at_registration(backend: Backend) {
         (
             "16384-bit RSA",
             pkjwt(json!({"keys": [rsa_16384]})),
+            400,
+            "invalid_client_metadata",
+        ),
+        ("RSA exponent 1", rsa_with_e(&[1]), 400, "invalid_client_metadata"),
+        (
+            "RSA exponent 65536",
+            rsa_with_e(&[1, 0, 0]),
+            400,
+            "invalid_client_metadata",
+        ),
+        (
+            "RSA exponent 2^34 + 1",
+            rsa_with_e(&[4, 0, 0, 0, 1]),
             400,
             "invalid_client_metadata",
         ),
