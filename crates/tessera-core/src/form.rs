@@ -23,16 +23,21 @@ impl Form {
                 None => (pair, &b""[..]),
             };
             // Names are echoed in descriptions: keep them short and printable.
-            let shown: String = String::from_utf8_lossy(raw_name)
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(40)
-                .collect();
+            let shown = || -> String {
+                String::from_utf8_lossy(raw_name)
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(40)
+                    .collect()
+            };
             let decoded = decode_strict(raw_name).and_then(|n| Ok((n, decode_strict(raw_value)?)));
             let (name, value) =
-                decoded.map_err(|problem| OAuthError::invalid_request(format!("parameter '{shown}' {problem}")))?;
+                decoded.map_err(|problem| OAuthError::invalid_request(format!("parameter '{}' {problem}", shown())))?;
             if map.insert(name, value).is_some() {
-                return Err(OAuthError::invalid_request(format!("parameter '{shown}' is repeated")));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter '{}' is repeated",
+                    shown()
+                )));
             }
         }
         Ok(Self(map))
@@ -52,6 +57,19 @@ impl Form {
 /// lossy decoding would hide: a `%` without two hex digits after it, bytes
 /// that do not decode to UTF-8, and NUL.
 pub fn decode_strict(part: &[u8]) -> Result<String, &'static str> {
+    // Most values (assertions, ids, grant types) have nothing to decode:
+    // checked and copied whole, not byte by byte.
+    if memchr::memchr2(b'+', b'%', part).is_none() {
+        if memchr::memchr(0, part).is_some() {
+            return Err("contains NUL");
+        }
+        return std::str::from_utf8(part).map(str::to_owned).map_err(|_| "is not UTF-8");
+    }
+    decode_escaped(part)
+}
+
+/// [`decode_strict`] byte by byte, for a part with `+` or `%` in it.
+fn decode_escaped(part: &[u8]) -> Result<String, &'static str> {
     let mut decoded = Vec::with_capacity(part.len());
     let mut rest = part;
     while let Some((&b, tail)) = rest.split_first() {
@@ -141,6 +159,19 @@ mod tests {
         let f = Form::parse(b"scope=%C3%A9t%c3%a9+x&a=%25").unwrap();
         assert_eq!(f.get("scope"), Some("\u{e9}t\u{e9} x"));
         assert_eq!(f.get("a"), Some("%"));
+    }
+
+    proptest::proptest! {
+        /// The whole-part path answers exactly as decoding byte by byte.
+        #[test]
+        fn parts_without_escapes_decode_as_byte_by_byte(
+            part in proptest::collection::vec(proptest::prop_oneof![
+                proptest::prelude::any::<u8>(),
+                proptest::sample::select(vec![0u8, b'a', 0xc3, 0xa9, 0xff]),
+            ], 0..40)
+        ) {
+            proptest::prop_assert_eq!(decode_strict(&part), decode_escaped(&part));
+        }
     }
 
     #[test]
