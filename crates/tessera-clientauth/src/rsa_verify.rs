@@ -1,6 +1,6 @@
-//! RS256 and PS256 signature checks of client assertions with OpenSSL, the
-//! key parsed once and a verification context kept per thread, behind
-//! josekit's `JwsVerifier` trait.
+//! RS256 and PS256 signature checks of client assertions with OpenSSL,
+//! behind josekit's `JwsVerifier` trait: each thread that checks with a key
+//! parses it once, into a verification context it keeps.
 //!
 //! Why not ring, as for the other algorithms: ring has no parsed RSA public
 //! key, so every check rebuilt the modulus's Montgomery constants (≈ 6 µs of
@@ -40,10 +40,15 @@ enum Padded {
 
 struct Inner {
     padding: Padded,
-    key: PKey<Public>,
+    /// The key's modulus and exponent (big-endian), checked: OpenSSL's key
+    /// is made only by a thread that checks with it (an OpenSSL RSA key
+    /// takes ≈ 900 bytes, its two numbers ≈ 260, and most stored keys of a
+    /// large deployment are never used between two restarts).
+    n: Vec<u8>,
+    e: Vec<u8>,
     /// The modulus's length in bytes: every signature has exactly this length.
     signature_len: usize,
-    /// A context set up for `key` on each thread that checked with it (a
+    /// A context set up for the key on each thread that checked with it (a
     /// context is changed by a check, so threads cannot share one).
     contexts: ThreadLocal<RefCell<PkeyCtx<Public>>>,
 }
@@ -74,24 +79,22 @@ impl RsaVerifier {
             "PS256" => Padded::Pss,
             other => return Err(format!("{other} is not an RSA algorithm")),
         };
-        let n = BigNum::from_slice(n).map_err(openssl_error)?;
-        let e = BigNum::from_slice(e).map_err(openssl_error)?;
-        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&n.num_bits()) {
+        let modulus = BigNum::from_slice(n).map_err(openssl_error)?;
+        let exponent = BigNum::from_slice(e).map_err(openssl_error)?;
+        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&modulus.num_bits()) {
             return Err(format!("RSA keys must have {MIN_RSA_BITS} to {MAX_RSA_BITS} bits"));
         }
         let three = BigNum::from_u32(3).map_err(openssl_error)?;
-        if !e.is_bit_set(0) || e < three || e.num_bits() > MAX_EXPONENT_BITS {
+        if !exponent.is_bit_set(0) || exponent < three || exponent.num_bits() > MAX_EXPONENT_BITS {
             return Err("the RSA exponent must be odd, from 3 to 2^33 - 1".into());
         }
-        let rsa = Rsa::from_public_components(n, e).map_err(openssl_error)?;
-        let signature_len = rsa.size() as usize;
-        let key = PKey::from_rsa(rsa).map_err(openssl_error)?;
         Ok(Self {
             alg,
             inner: Arc::new(Inner {
                 padding,
-                key,
-                signature_len,
+                n: modulus.to_vec(),
+                e: exponent.to_vec(),
+                signature_len: modulus.num_bytes() as usize,
                 contexts: ThreadLocal::new(),
             }),
         })
@@ -100,7 +103,10 @@ impl RsaVerifier {
 
 impl Inner {
     fn new_context(&self) -> Result<PkeyCtx<Public>, ErrorStack> {
-        let mut ctx = PkeyCtx::new(&self.key)?;
+        let rsa = Rsa::from_public_components(BigNum::from_slice(&self.n)?, BigNum::from_slice(&self.e)?)?;
+        let key = PKey::from_rsa(rsa)?;
+        // The context holds its own reference to the key.
+        let mut ctx = PkeyCtx::new(&key)?;
         ctx.verify_init()?;
         ctx.set_signature_md(Md::sha256())?;
         match self.padding {
