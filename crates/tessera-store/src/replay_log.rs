@@ -103,8 +103,10 @@ struct Seq {
     seq: i64,
 }
 
-/// Reads into `index` every row appended since it last looked.
-fn catch_up(conn: &mut SqliteConnection, index: &mut ReplayIndex) -> Result<(), StoreError> {
+/// Reads into `index` every row appended since it last looked; returns how
+/// many rows it read.
+fn catch_up(conn: &mut SqliteConnection, index: &mut ReplayIndex) -> Result<usize, StoreError> {
+    let mut read = 0;
     loop {
         let rows: Vec<LogRow> = diesel::sql_query(
             "SELECT seq, tenant_id, client_id, jti_hash, expires_at FROM assertion_replay \
@@ -119,17 +121,25 @@ fn catch_up(conn: &mut SqliteConnection, index: &mut ReplayIndex) -> Result<(), 
                 row.expires_at,
             );
         }
+        read += rows.len();
         match rows.last() {
             Some(last) => index.last_seq = last.seq,
-            None => return Ok(()),
+            None => return Ok(read),
         }
         if rows.len() < CATCH_UP_ROWS as usize {
-            return Ok(());
+            return Ok(read);
         }
     }
 }
 
 impl Store {
+    /// [`Store::load_replay_index`] on SQLite. Outside the write lock: rows
+    /// are committed one writer at a time with growing `seq`s, so what this
+    /// misses has a `seq` above the last it read, and the next batch reads it.
+    pub(crate) fn load_sqlite_replay_index(&self, conn: &mut SqliteConnection) -> Result<usize, StoreError> {
+        catch_up(conn, &mut self.replay_index())
+    }
+
     /// [`Store::record_assertion_jtis`] on SQLite (see the module's note).
     pub(crate) fn record_in_sqlite_log(
         &self,

@@ -212,6 +212,13 @@ impl TestApp {
             .expect("server starts");
         let handle = app.handle();
         let state = app.state();
+        // As a deployment waits for /readyz: the replay log read into memory
+        // (a few ms for a test's log).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !state.replay.index_loaded() {
+            assert!(std::time::Instant::now() < deadline, "the replay log was never read");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
         let metrics_url = state
             .metrics_addr
             .map(|a| format!("http://{a}/metrics"))

@@ -53,8 +53,10 @@ async fn healthz() -> HttpResponse {
 const READINESS_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Ready to serve: the database answers, every migration is applied, the
-/// `system` tenant's signing keys load, and (when configured) the TLS
-/// certificate is loaded. Each part is named in the answer; nothing secret.
+/// `system` tenant's signing keys load, the replay log has been read into
+/// memory (SQLite; so the first assertions do not wait for it), and (when
+/// configured) the TLS certificate is loaded. Each part is named in the
+/// answer; nothing secret.
 /// `rate_limits` says where rate-limit counts live (`local`, `redis`, or
 /// `redis_unreachable`: per instance until Redis answers); it never makes
 /// the instance unready.
@@ -77,12 +79,14 @@ async fn readyz(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Http
     } else {
         "not_configured"
     };
-    let ready = database == "ok" && migrations == "ok" && keys;
+    let replay_index = state.replay.index_loaded();
+    let ready = database == "ok" && migrations == "ok" && keys && replay_index;
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
         "database": database,
         "migrations": migrations,
         "signing_keys": if keys { "ok" } else { "unavailable" },
+        "replay_index": if replay_index { "ok" } else { "loading" },
         "tls": tls,
         // Informational: without Redis the limits are per instance, not unready.
         "rate_limits": state.ratelimit.shared_state().as_str(),

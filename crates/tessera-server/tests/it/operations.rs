@@ -91,8 +91,8 @@ async fn health_and_readiness(backend: Backend) {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
         r.body,
-        json!({"status": "ready", "database": "ok", "migrations": "ok", "signing_keys": "ok", "tls": "ok",
-            "rate_limits": "local"})
+        json!({"status": "ready", "database": "ok", "migrations": "ok", "signing_keys": "ok",
+            "replay_index": "ok", "tls": "ok", "rate_limits": "local"})
     );
     // A database behind the binary (its latest migration missing): not ready.
     app.db.execute(

@@ -271,3 +271,34 @@ fn sqlite_instances_on_one_file_share_the_replay_log() {
     assert!(!later.record_assertion_jti("acme", "c1", "after-purge", 2_000).unwrap());
     assert!(later.record_assertion_jti("acme", "c1", "new", 2_000).unwrap());
 }
+
+/// A restarted process reads SQLite's replay log into its index before its
+/// first batch (`load_replay_index`): it reads every row once, a second
+/// load reads only what was appended since, and the records loaded refuse
+/// their replays. PostgreSQL keeps no index in the process: nothing to read.
+#[test]
+fn a_restarted_process_loads_the_replay_index_ahead() {
+    let fresh = sqlite();
+    let url = format!("sqlite://{}", fresh.sqlite_file.as_ref().unwrap().display());
+    let entries: Vec<ReplayEntry> = (0..25).map(|i| entry("c1", &format!("r{i}"))).collect();
+    assert_eq!(fresh.store.record_assertion_jtis(&entries).unwrap(), vec![true; 25]);
+    let later = Store::open(&url, 2).unwrap();
+    assert_eq!(later.load_replay_index().unwrap(), 25);
+    assert_eq!(later.load_replay_index().unwrap(), 0, "nothing appended since");
+    assert!(fresh.store.record_assertion_jti("acme", "c1", "r25", 500).unwrap());
+    assert_eq!(later.load_replay_index().unwrap(), 1, "only the new row");
+    assert_eq!(
+        later
+            .record_assertion_jtis(&[entry("c1", "r3"), entry("c1", "r25"), entry("c1", "r26")])
+            .unwrap(),
+        vec![false, false, true]
+    );
+    match postgres() {
+        Some(pg) => {
+            assert!(pg.store.record_assertion_jti("acme", "c1", "p1", 500).unwrap());
+            assert_eq!(pg.store.load_replay_index().unwrap(), 0);
+            assert!(!pg.store.record_assertion_jti("acme", "c1", "p1", 500).unwrap());
+        }
+        None => eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set"),
+    }
+}
