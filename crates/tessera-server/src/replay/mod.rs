@@ -69,7 +69,7 @@ struct Shared {
     handed_over: AtomicU64,
     /// Whether the writer has read the replay log into the store's index
     /// (SQLite; at once on PostgreSQL): `/readyz` waits for it.
-    index_loaded: Arc<AtomicBool>,
+    index_loaded: AtomicBool,
 }
 
 impl Shared {
@@ -145,14 +145,13 @@ impl ReplayRecorder {
 
     fn start_with_cap(store: Store, gather_cap: usize) -> std::io::Result<Self> {
         let (to_writer, from_workers) = mpsc::channel::<Batch>();
-        let index_loaded = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             gathering: Mutex::new(Gathering::default()),
             gather_cap,
             answered: Mutex::new(Vec::new()),
             to_writer,
             handed_over: AtomicU64::new(0),
-            index_loaded: index_loaded.clone(),
+            index_loaded: AtomicBool::new(false),
         });
         // The writer holds the shared state weakly: the thread ends when the
         // last recorder (and with it the channel's sender) is dropped.
@@ -160,7 +159,7 @@ impl ReplayRecorder {
         std::thread::Builder::new()
             .name("tessera-replay".into())
             .spawn(move || {
-                load_index(&store, &index_loaded);
+                load_index(&store, &weak);
                 write_batches(&store, &from_workers, &weak);
             })?;
         Ok(Self { shared })
@@ -214,7 +213,7 @@ fn gather_cap(commits_in_process: bool) -> usize {
 /// otherwise wait for the whole log (≈ 1.2 s for 800,000 live rows,
 /// docs/benchmarks.md), with every assertion in it. On failure the first
 /// batch reads the log instead, as before: the instance is not held unready.
-fn load_index(store: &Store, loaded: &AtomicBool) {
+fn load_index(store: &Store, shared: &std::sync::Weak<Shared>) {
     let started = std::time::Instant::now();
     match store.load_replay_index() {
         Ok(rows) => tracing::info!(
@@ -224,7 +223,9 @@ fn load_index(store: &Store, loaded: &AtomicBool) {
         ),
         Err(e) => tracing::warn!(error = %e, "replay index not loaded; the first assertion batch reads the log"),
     }
-    loaded.store(true, Ordering::Release);
+    if let Some(shared) = shared.upgrade() {
+        shared.index_loaded.store(true, Ordering::Release);
+    }
 }
 
 /// The writer thread: commits whatever batches are queued together (at most
@@ -478,7 +479,7 @@ mod tests {
             answered: Mutex::new(Vec::new()),
             to_writer,
             handed_over: AtomicU64::new(0),
-            index_loaded: Arc::new(AtomicBool::new(true)),
+            index_loaded: AtomicBool::new(true),
         });
         let watch = |batch: &Arc<BatchAnswer>| {
             let (wakes, waker) = recording();

@@ -302,18 +302,23 @@ fn key_rotation_moves_every_state(store: &Store) {
     ));
 }
 
+/// Creates `tenant`'s client `id` with the audit entry the admin API writes.
+fn create_audited_client(store: &Store, tenant: &str, id: &str) {
+    store
+        .create_client(
+            client(tenant, id),
+            None,
+            &audit().action("client.create", tenant, Some(id)),
+        )
+        .unwrap();
+}
+
 fn change_counter_moves_with_every_change(store: &Store) {
     let v0 = store.change_version().unwrap();
     with_tenant(store, "acme");
     let v1 = store.change_version().unwrap();
     assert!(v1 > v0);
-    store
-        .create_client(
-            client("acme", "c1"),
-            None,
-            &audit().action("client.create", "acme", Some("c1")),
-        )
-        .unwrap();
+    create_audited_client(store, "acme", "c1");
     assert!(store.change_version().unwrap() > v1);
     let versions = store.tenant_versions().unwrap();
     assert!(versions.iter().any(|(id, v)| id == "acme" && *v >= 2));
@@ -322,13 +327,7 @@ fn change_counter_moves_with_every_change(store: &Store) {
 fn audit_entries_are_newest_first_and_filtered(store: &Store) {
     with_tenant(store, "acme");
     with_tenant(store, "globex");
-    store
-        .create_client(
-            client("acme", "c1"),
-            None,
-            &audit().action("client.create", "acme", Some("c1")),
-        )
-        .unwrap();
+    create_audited_client(store, "acme", "c1");
     let entries = store.list_audit(Some("acme"), 10).unwrap();
     assert_eq!(entries[0].action, "client.create");
     assert_eq!(entries[0].target.as_deref(), Some("c1"));
