@@ -3,7 +3,8 @@
 #
 # One run on this machine: builds the binaries; measures the crypto costs
 # (openssl speed, the rustls handshake); starts Tessera (http.workers = 1,
-# pinned to CPU 0) on SQLite, then on PostgreSQL, then the peer
+# pinned to CPU 0) on SQLite, then on PostgreSQL (its backends moved to
+# CPU 1 for that phase), then the peer
 # (oidc-provider, pinned to CPU 0); runs every scenario against each with
 # tessera-bench pinned to CPU 1; measures start-up and RSS with a seeded
 # 1,000 × 100 data set; prints one table and writes JSON and an SVG chart.
@@ -21,7 +22,7 @@
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; started if down).
 set -euo pipefail
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
 smoke=0 passes="" duration="" warmup="" connections=64 profile="" note=""
 peer=1 postgres=1 seed=1 gateway=1 build=1 keep=0 out=""
