@@ -7,10 +7,9 @@ use josekit::jwk::Jwk;
 use josekit::jws::{EdDSA, JwsVerifier, ES256, ES384, PS256, RS256};
 use serde_json::Value;
 
-/// Smallest RSA modulus accepted.
+/// The RSA modulus sizes the verifier accepts (`rsa_verify` says why),
+/// checked here first so that registration names the rule.
 const MIN_RSA_BITS: usize = crate::rsa_verify::MIN_RSA_BITS as usize;
-/// Largest RSA modulus accepted (ring's limit, kept: a larger key costs more
-/// per check and buys nothing).
 const MAX_RSA_BITS: usize = crate::rsa_verify::MAX_RSA_BITS as usize;
 
 /// One key and a verifier for each algorithm it may be used with.
