@@ -5,12 +5,10 @@
 use crate::conn::{DbConnection, Store};
 use crate::error::StoreError;
 use crate::schema::revoked_tokens;
-use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{Array, BigInt, HasSqlType, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Text};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -43,32 +41,6 @@ struct NewRevocation<'a> {
     tenant_id: &'a str,
     jti: &'a str,
     expires_at: i64,
-}
-
-/// The start of SQLite's multi-row insert of replay records (each row's four
-/// values follow, in [`bind_entries`]' order).
-pub(crate) const INSERT_REPLAY_ROWS: &str =
-    "INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ";
-
-/// `sql` with the four values of every entry bound, in order.
-pub(crate) fn bind_entries<'a, DB>(
-    sql: String,
-    entries: impl IntoIterator<Item = &'a ReplayEntry>,
-) -> BoxedSqlQuery<'a, DB, SqlQuery>
-where
-    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
-    String: ToSql<Text, DB>,
-    i64: ToSql<BigInt, DB>,
-{
-    let mut query = diesel::sql_query(sql).into_boxed::<DB>();
-    for e in entries {
-        query = query
-            .bind::<Text, _>(&e.tenant)
-            .bind::<Text, _>(&e.client)
-            .bind::<Text, _>(&e.jti_hash)
-            .bind::<BigInt, _>(e.expires_at);
-    }
-    query
 }
 
 impl Store {
@@ -135,8 +107,9 @@ impl Store {
         }
     }
 
-    /// Records several `jti`s (one entry per assertion) with one statement:
-    /// one round trip and one commit for a whole batch of token requests.
+    /// Records several `jti`s (one entry per assertion) in one transaction:
+    /// one commit for a whole batch of token requests (on PostgreSQL one
+    /// statement and one round trip; on SQLite a few cached statements).
     /// The answer, per entry, is as [`Store::record_assertion_jti`]'s: a
     /// `jti` already recorded, by any instance, is not fresh, and of one
     /// `jti` twice in the batch only the first is fresh.

@@ -17,8 +17,9 @@
 
 use crate::conn::Store;
 use crate::error::StoreError;
-use crate::replay::{bind_entries, ReplayEntry, INSERT_REPLAY_ROWS};
+use crate::replay::ReplayEntry;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use sha2::{Digest, Sha256};
@@ -83,24 +84,96 @@ impl ReplayIndex {
     }
 }
 
-#[derive(QueryableByName)]
-struct LogRow {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-    #[diesel(sql_type = Text)]
-    tenant_id: String,
-    #[diesel(sql_type = Text)]
-    client_id: String,
-    #[diesel(sql_type = Text)]
-    jti_hash: String,
-    #[diesel(sql_type = BigInt)]
-    expires_at: i64,
+/// The log's rows after `after`, in `seq` order, at most `limit`: `seq`,
+/// tenant, client, `jti` hash, expiry.
+///
+/// A query of its own with a static identity, so that each connection
+/// prepares it once and reuses it: diesel never caches a `sql_query`, so it
+/// was parsed and planned again for every batch.
+struct LogRowsAfter {
+    after: i64,
+    limit: i64,
 }
 
-#[derive(QueryableByName)]
-struct Seq {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
+/// [`LogRowsAfter`]'s identity in diesel's statement cache.
+struct LogRowsAfterId;
+
+impl QueryId for LogRowsAfter {
+    type QueryId = LogRowsAfterId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for LogRowsAfter {
+    type SqlType = (BigInt, Text, Text, Text, BigInt);
+}
+
+impl RunQueryDsl<SqliteConnection> for LogRowsAfter {}
+
+impl QueryFragment<Sqlite> for LogRowsAfter {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT seq, tenant_id, client_id, jti_hash, expires_at FROM assertion_replay \
+             WHERE seq > ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.after)?;
+        out.push_sql(" ORDER BY seq LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        Ok(())
+    }
+}
+
+/// Appends records to the log, a row each, and returns their `seq`s. A
+/// batch goes in pieces of a power of two records (at most
+/// [`APPEND_PIECE`]: eight sizes), and each size's statement is prepared
+/// once per connection. A new multi-row insert per batch was parsed every
+/// time; one cached single-row statement per record cost the writer more
+/// still (docs/benchmarks.md).
+struct AppendRecords<'a>(&'a [&'a ReplayEntry]);
+
+impl QueryId for AppendRecords<'_> {
+    type QueryId = ();
+    // Cached by its text, one per piece size.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for AppendRecords<'_> {
+    type SqlType = BigInt;
+}
+
+impl RunQueryDsl<SqliteConnection> for AppendRecords<'_> {}
+
+impl QueryFragment<Sqlite> for AppendRecords<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO assertion_replay (tenant_id, client_id, jti_hash, expires_at) VALUES ");
+        for (i, entry) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<Text, _>(&entry.tenant)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&entry.client)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&entry.jti_hash)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&entry.expires_at)?;
+            out.push_sql(")");
+        }
+        out.push_sql(" RETURNING seq");
+        Ok(())
+    }
+}
+
+/// The most records one append statement carries.
+const APPEND_PIECE: usize = 128;
+
+/// The sizes of the pieces `n` records are appended in: [`APPEND_PIECE`]s,
+/// then the rest's binary digits, largest first (45: 32, 8, 4, 1).
+fn append_pieces(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (n > 0).then(|| {
+            let piece = APPEND_PIECE.min(1 << n.ilog2());
+            n -= piece;
+            piece
+        })
+    })
 }
 
 /// Reads into `index` every row appended since it last looked; returns how
@@ -108,22 +181,17 @@ struct Seq {
 fn catch_up(conn: &mut SqliteConnection, index: &mut ReplayIndex) -> Result<usize, StoreError> {
     let mut read = 0;
     loop {
-        let rows: Vec<LogRow> = diesel::sql_query(
-            "SELECT seq, tenant_id, client_id, jti_hash, expires_at FROM assertion_replay \
-             WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind::<BigInt, _>(index.last_seq)
-        .bind::<BigInt, _>(CATCH_UP_ROWS)
+        let rows: Vec<(i64, String, String, String, i64)> = LogRowsAfter {
+            after: index.last_seq,
+            limit: CATCH_UP_ROWS,
+        }
         .load(conn)?;
-        for row in &rows {
-            index.insert(
-                fingerprint(&row.tenant_id, &row.client_id, &row.jti_hash),
-                row.expires_at,
-            );
+        for (_, tenant, client, jti_hash, expires_at) in &rows {
+            index.insert(fingerprint(tenant, client, jti_hash), *expires_at);
         }
         read += rows.len();
         match rows.last() {
-            Some(last) => index.last_seq = last.seq,
+            Some((seq, ..)) => index.last_seq = *seq,
             None => return Ok(read),
         }
         if rows.len() < CATCH_UP_ROWS as usize {
@@ -165,16 +233,15 @@ impl Store {
                 .filter(|(_, f)| **f)
                 .map(|(e, _)| e)
                 .collect();
-            if appended.is_empty() {
-                return Ok((fresh, None));
+            let mut last_seq = None;
+            let mut rest = appended.as_slice();
+            for piece in append_pieces(appended.len()) {
+                let (these, after) = rest.split_at(piece);
+                let seqs: Vec<i64> = AppendRecords(these).load(conn)?;
+                last_seq = last_seq.max(seqs.into_iter().max());
+                rest = after;
             }
-            let mut sql = String::from(INSERT_REPLAY_ROWS);
-            for i in 0..appended.len() {
-                sql.push_str(if i == 0 { "(?,?,?,?)" } else { ",(?,?,?,?)" });
-            }
-            sql.push_str(" RETURNING seq");
-            let seqs: Vec<Seq> = bind_entries::<Sqlite>(sql, appended.iter().copied()).load(conn)?;
-            Ok::<_, StoreError>((fresh, seqs.iter().map(|s| s.seq).max()))
+            Ok::<_, StoreError>((fresh, last_seq))
         })?;
         // Committed: only now does the index learn the batch. Every row up
         // to ours was read while the write lock was held, so nothing is
@@ -194,6 +261,21 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_appended_in_power_of_two_pieces() {
+        let pieces = |n| append_pieces(n).collect::<Vec<_>>();
+        assert_eq!(pieces(0), Vec::<usize>::new());
+        assert_eq!(pieces(1), vec![1]);
+        assert_eq!(pieces(45), vec![32, 8, 4, 1]);
+        assert_eq!(pieces(64), vec![64]);
+        assert_eq!(pieces(300), vec![128, 128, 32, 8, 4]);
+        for n in 0..600 {
+            let p = pieces(n);
+            assert_eq!(p.iter().sum::<usize>(), n);
+            assert!(p.iter().all(|s| s.is_power_of_two() && *s <= APPEND_PIECE));
+        }
+    }
 
     #[test]
     fn fingerprints_keep_the_parts_apart() {

@@ -302,3 +302,74 @@ fn a_restarted_process_loads_the_replay_index_ahead() {
         None => eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set"),
     }
 }
+
+thread_local! {
+    /// The statements diesel prepared and cached on this thread's
+    /// connections, while a test collects them.
+    static CACHED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn collect_cached_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
+    Some(Box::new(|event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } = event {
+            CACHED.with(|c| c.borrow_mut().as_mut().map(|v| v.push(sql.to_owned())));
+        }
+    }))
+}
+
+/// Batches of any size run a few statements, each prepared once per
+/// connection: diesel does not cache a `sql_query`, and a statement whose
+/// text follows the batch's size is a new one for every size, so either
+/// was parsed and planned again for every batch.
+/// Only this test's thread collects, so other tests' connections do not count.
+#[test]
+fn replay_statements_are_prepared_once_per_connection() {
+    diesel::connection::set_default_instrumentation(collect_cached_statements).unwrap();
+    let mut n = 0;
+    let mut record_batches = |store: &Store, sizes: &[usize]| -> Vec<String> {
+        CACHED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+        let mut last = Vec::new();
+        for &size in sizes {
+            let batch: Vec<ReplayEntry> = (0..size)
+                .map(|_| {
+                    n += 1;
+                    entry("c1", &format!("s{n}"))
+                })
+                .collect();
+            assert_eq!(store.record_assertion_jtis(&batch).unwrap(), vec![true; size]);
+            last = batch;
+        }
+        // A batch of replays only appends nothing.
+        assert_eq!(store.record_assertion_jtis(&last).unwrap(), vec![false; last.len()]);
+        let mut cached = CACHED.with(|c| c.borrow_mut().take().unwrap());
+        cached.sort();
+        cached
+    };
+    // One connection, so that every batch runs on the same one.
+    let lite = sqlite();
+    let store = Store::open(&format!("sqlite://{}", lite.sqlite_file.as_ref().unwrap().display()), 1).unwrap();
+    let cached = record_batches(&store, &[1, 3, 7, 2, 5, 1]);
+    // Appends in pieces of 1, 2 and 4 records, and the catch-up read.
+    let inserts = |cached: &[String]| {
+        cached
+            .iter()
+            .filter(|s| s.starts_with("INSERT INTO assertion_replay"))
+            .count()
+    };
+    assert_eq!(inserts(&cached), 3, "{cached:?}");
+    assert_eq!(cached.len(), 4, "{cached:?}");
+    assert!(cached
+        .iter()
+        .any(|s| s.starts_with("SELECT seq, tenant_id, client_id, jti_hash, expires_at FROM assertion_replay")));
+    let cached = record_batches(&store, &[6, 7, 3]);
+    assert!(cached.is_empty(), "prepared again: {cached:?}");
+    match postgres() {
+        Some(pg) => {
+            let store = Store::open(pg.postgres_url.as_ref().unwrap(), 1).unwrap();
+            let cached = record_batches(&store, &[1, 3, 7, 2, 5, 1]);
+            assert_eq!(cached.len(), 1, "PostgreSQL prepared per batch: {cached:?}");
+            assert!(cached[0].contains("unnest("), "{cached:?}");
+        }
+        None => eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set"),
+    }
+}
