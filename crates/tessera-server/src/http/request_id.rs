@@ -35,7 +35,7 @@ pub async fn middleware(
         .map(str::to_owned)
         .unwrap_or_else(new_id);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let endpoint = crate::metrics::endpoint_label(req.match_pattern().as_deref());
+    let endpoint = crate::metrics::endpoint_of(req.path(), || req.match_pattern());
     let metrics = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.metrics.clone());
@@ -67,6 +67,80 @@ pub async fn middleware(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::dev::Service;
+    use std::sync::{Arc, Mutex};
+
+    /// A request's path, its label read off the path, its route's label.
+    type Labels = Vec<(String, &'static str, &'static str)>;
+
+    /// The label read off the path is the one the matched route's pattern
+    /// gives, for every route's shape and for paths that match none.
+    #[actix_web::test]
+    async fn endpoint_labels_read_off_the_path_are_the_routes_labels() {
+        let seen: Arc<Mutex<Labels>> = Arc::default();
+        let record = seen.clone();
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .wrap_fn(move |req, srv| {
+                    let by_pattern = crate::metrics::endpoint_label(req.match_pattern().as_deref());
+                    let by_path = crate::metrics::endpoint_of(req.path(), || None);
+                    record
+                        .lock()
+                        .unwrap()
+                        .push((req.path().to_owned(), by_path, by_pattern));
+                    srv.call(req)
+                })
+                .configure(crate::http::configure),
+        )
+        .await;
+        let paths = [
+            "/t/acme/oauth2/token",
+            "/t/acme/oauth2/introspect",
+            "/t/acme/oauth2/revoke",
+            "/t/a%2Fb/oauth2/token",
+            "/t/acme/jwks.json",
+            "/t/acme/.well-known/oauth-authorization-server",
+            "/t/acme/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/t/acme",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            // Matching no route, or other routes: not read off the path.
+            "/t//oauth2/token",
+            "/t/acme/oauth2/token/",
+            "/t/acme/oauth2/token/x",
+            "/t/acme/oauth2/authorize",
+            "/x/acme/oauth2/token",
+            "/t/acme/jwks.json/x",
+            "/.well-known/openid-configuration/t/acme",
+            "/healthz/x",
+            "/metricsx",
+            "/",
+            "/admin/v1/tenants",
+            "/admin",
+        ];
+        for path in paths {
+            let req = actix_web::test::TestRequest::get().uri(path);
+            let _ = app.call(req.to_request()).await;
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), paths.len());
+        for (path, by_path, by_pattern) in seen.iter() {
+            if *by_path != "other" {
+                assert_eq!(by_path, by_pattern, "{path}");
+            } else {
+                assert!(
+                    !matches!(
+                        *by_pattern,
+                        "token" | "introspect" | "revoke" | "jwks" | "metadata" | "health" | "metrics"
+                    ),
+                    "{path} is a protocol route ({by_pattern}) the path reading missed"
+                );
+            }
+        }
+        let hot = seen.iter().filter(|(_, by_path, _)| *by_path != "other").count();
+        assert_eq!(hot, 11, "{seen:?}");
+    }
 
     #[test]
     fn new_ids_are_sixteen_lowercase_hex_digits_and_distinct() {
