@@ -332,18 +332,20 @@ pub fn accept_any_client_cert_config(
 ) -> Result<rustls::ServerConfig, String> {
     let certified = load_certified_key(cert_pem, key_pem)?;
     accept_any_client_cert_config_with(
+        std::sync::Arc::new(server_provider()),
         std::sync::Arc::new(rustls::sign::SingleCertAndKey::from(certified)),
         alpn,
     )
 }
 
-/// The same, with the server certificate chosen by `resolver` (e.g. one
-/// that can be reloaded while the server runs).
+/// The same, with the crypto provider given (normally [`server_provider`]
+/// or one built on it) and the server certificate chosen by `resolver`
+/// (e.g. one that can be reloaded while the server runs).
 pub fn accept_any_client_cert_config_with(
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
     resolver: std::sync::Arc<dyn rustls::server::ResolvesServerCert>,
     alpn: &[&[u8]],
 ) -> Result<rustls::ServerConfig, String> {
-    let provider = std::sync::Arc::new(server_provider());
     let verifier = std::sync::Arc::new(AcceptAnyClientCert::new(provider.clone()));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
