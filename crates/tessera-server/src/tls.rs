@@ -34,7 +34,7 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// new one, docs/benchmarks.md). Keys are not drawn here: ring makes the
 /// key shares, signature nonces and ticket keys from `SystemRandom`.
 #[derive(Debug)]
-pub struct PooledRandom;
+struct PooledRandom;
 
 impl rustls::crypto::SecureRandom for PooledRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
