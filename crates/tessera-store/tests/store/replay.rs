@@ -307,14 +307,54 @@ thread_local! {
     /// The statements diesel prepared and cached on this thread's
     /// connections, while a test collects them.
     static CACHED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+    /// The pool's `SELECT 1` checks of a connection it hands out, counted
+    /// on this thread while a test collects them.
+    static PINGS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
-fn collect_cached_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
-    Some(Box::new(|event: diesel::connection::InstrumentationEvent<'_>| {
-        if let diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } = event {
-            CACHED.with(|c| c.borrow_mut().as_mut().map(|v| v.push(sql.to_owned())));
-        }
-    }))
+/// One instrumentation for both tests (it is process-wide).
+fn collect_statement_events() -> Option<Box<dyn diesel::connection::Instrumentation>> {
+    Some(Box::new(
+        |event: diesel::connection::InstrumentationEvent<'_>| match event {
+            diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } => {
+                CACHED.with(|c| c.borrow_mut().as_mut().map(|v| v.push(sql.to_owned())));
+            }
+            diesel::connection::InstrumentationEvent::StartQuery { query, .. } if query.to_string() == "SELECT 1" => {
+                PINGS.with(|p| p.set(p.get().map(|n| n + 1)));
+            }
+            _ => {}
+        },
+    ))
+}
+
+/// Records five batches on a one-connection store; how many times the
+/// pool checked its connection with `SELECT 1` meanwhile.
+fn pings_for_five_batches(url: &str) -> usize {
+    let store = Store::open(url, 1).unwrap();
+    PINGS.with(|p| p.set(Some(0)));
+    for i in 0..5 {
+        assert_eq!(
+            store.record_assertion_jtis(&[entry("c1", &format!("p{i}"))]).unwrap(),
+            vec![true]
+        );
+    }
+    PINGS.with(|p| p.take()).unwrap()
+}
+
+/// A SQLite connection is a file in this process and does not go stale:
+/// the pool hands it out unchecked (the check was a statement per replay
+/// batch). PostgreSQL's connections cross a network and are checked on
+/// every checkout, so a broken one is replaced before a request meets it.
+#[test]
+fn only_postgres_connections_are_checked_on_checkout() {
+    diesel::connection::set_default_instrumentation(collect_statement_events).unwrap();
+    let lite = sqlite();
+    let url = format!("sqlite://{}", lite.sqlite_file.as_ref().unwrap().display());
+    assert_eq!(pings_for_five_batches(&url), 0);
+    match postgres() {
+        Some(pg) => assert_eq!(pings_for_five_batches(pg.postgres_url.as_ref().unwrap()), 5),
+        None => eprintln!("skipped: TESSERA_TEST_DATABASE_URL is not set"),
+    }
 }
 
 /// Batches of any size run a few statements, each prepared once per
@@ -324,7 +364,7 @@ fn collect_cached_statements() -> Option<Box<dyn diesel::connection::Instrumenta
 /// Only this test's thread collects, so other tests' connections do not count.
 #[test]
 fn replay_statements_are_prepared_once_per_connection() {
-    diesel::connection::set_default_instrumentation(collect_cached_statements).unwrap();
+    diesel::connection::set_default_instrumentation(collect_statement_events).unwrap();
     let mut n = 0;
     let mut record_batches = |store: &Store, sizes: &[usize]| -> Vec<String> {
         CACHED.with(|c| *c.borrow_mut() = Some(Vec::new()));
