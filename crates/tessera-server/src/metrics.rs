@@ -192,46 +192,21 @@ impl Metrics {
     }
 }
 
-/// The endpoint label of a request: read off the path for the protocol
-/// endpoints, whose routes are fixed shapes around one `{tenant}` segment;
-/// otherwise from the matched route pattern. Finding the pattern walks the
-/// routes again, and on the token endpoint that walk cost ≈ 1.6 % of the
-/// server's core (client_secret_basic, docs/benchmarks.md).
-pub fn endpoint_of(path: &str, match_pattern: impl FnOnce() -> Option<String>) -> &'static str {
-    protocol_endpoint(path).unwrap_or_else(|| endpoint_label(match_pattern().as_deref()))
-}
+/// The metrics label of a protocol endpoint, carried by its route as
+/// route data (`http::configure`), so that the request-id middleware finds
+/// it after routing without walking the routes again: `match_pattern()`
+/// does, and on the token endpoint that walk cost ≈ 1.6 % of the server's
+/// core (client_secret_basic, docs/benchmarks.md).
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint(pub &'static str);
 
-/// The label of a path that one of the protocol routes matches (the shapes
-/// of `http::configure`), or `None` for any other path.
-fn protocol_endpoint(path: &str) -> Option<&'static str> {
-    let tenant_ok = |t: &str| !t.is_empty();
-    let mut segments = path.split('/');
-    if segments.next() != Some("") {
-        return None;
-    }
-    let rest: [Option<&str>; 5] = std::array::from_fn(|_| segments.next());
-    if segments.next().is_some() {
-        return None;
-    }
-    match rest {
-        [Some("t"), Some(t), Some("oauth2"), Some(endpoint), None] if tenant_ok(t) => match endpoint {
-            "token" => Some("token"),
-            "introspect" => Some("introspect"),
-            "revoke" => Some("revoke"),
-            _ => None,
-        },
-        [Some("t"), Some(t), Some("jwks.json"), None, None] if tenant_ok(t) => Some("jwks"),
-        [Some("t"), Some(t), Some(".well-known"), Some("oauth-authorization-server" | "openid-configuration"), None]
-            if tenant_ok(t) =>
-        {
-            Some("metadata")
-        }
-        [Some(".well-known"), Some("oauth-authorization-server"), Some("t"), Some(t), None] if tenant_ok(t) => {
-            Some("metadata")
-        }
-        [Some("healthz" | "readyz"), None, None, None, None] => Some("health"),
-        [Some("metrics"), None, None, None, None] => Some("metrics"),
-        _ => None,
+/// The endpoint label of a routed request: its route's [`Endpoint`], or,
+/// for the routes without one (admin API, admin UI, unknown paths), the
+/// label of the matched pattern.
+pub fn endpoint_of(req: &actix_web::HttpRequest) -> &'static str {
+    match req.app_data::<Endpoint>() {
+        Some(Endpoint(label)) => label,
+        None => endpoint_label(req.match_pattern().as_deref()),
     }
 }
 

@@ -12,37 +12,60 @@ pub mod request_id;
 mod token;
 pub mod ui;
 
+use crate::metrics::Endpoint;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use error::ApiError;
 
-/// Registers every route of the main listener.
+/// Registers every route of the main listener. The protocol routes carry
+/// their metrics label ([`Endpoint`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/t/{tenant}/oauth2/token", web::post().to(token::token))
-        .route(
-            "/t/{tenant}/oauth2/introspect",
-            web::post().to(introspection::introspect),
-        )
-        .route("/t/{tenant}/oauth2/revoke", web::post().to(introspection::revoke))
-        .route("/t/{tenant}/jwks.json", web::get().to(discovery::jwks))
-        .route(
-            "/t/{tenant}/.well-known/oauth-authorization-server",
-            web::get().to(discovery::metadata),
-        )
-        .route(
-            "/t/{tenant}/.well-known/openid-configuration",
-            web::get().to(discovery::metadata),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server/t/{tenant}",
-            web::get().to(discovery::metadata),
-        )
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .service(web::scope("/admin/v1").configure(admin::configure))
-        .configure(ui::configure)
-        .default_service(web::to(not_found));
+    cfg.service(labelled(
+        "/t/{tenant}/oauth2/token",
+        "token",
+        web::post().to(token::token),
+    ))
+    .service(labelled(
+        "/t/{tenant}/oauth2/introspect",
+        "introspect",
+        web::post().to(introspection::introspect),
+    ))
+    .service(labelled(
+        "/t/{tenant}/oauth2/revoke",
+        "revoke",
+        web::post().to(introspection::revoke),
+    ))
+    .service(labelled(
+        "/t/{tenant}/jwks.json",
+        "jwks",
+        web::get().to(discovery::jwks),
+    ))
+    .service(labelled(
+        "/t/{tenant}/.well-known/oauth-authorization-server",
+        "metadata",
+        web::get().to(discovery::metadata),
+    ))
+    .service(labelled(
+        "/t/{tenant}/.well-known/openid-configuration",
+        "metadata",
+        web::get().to(discovery::metadata),
+    ))
+    .service(labelled(
+        "/.well-known/oauth-authorization-server/t/{tenant}",
+        "metadata",
+        web::get().to(discovery::metadata),
+    ))
+    .service(labelled("/healthz", "health", web::get().to(healthz)))
+    .service(labelled("/readyz", "health", web::get().to(readyz)))
+    .service(labelled("/metrics", "metrics", web::get().to(metrics)))
+    .service(web::scope("/admin/v1").configure(admin::configure))
+    .configure(ui::configure)
+    .default_service(web::to(not_found));
+}
+
+/// A route at `path` whose requests are counted under `label`.
+fn labelled(path: &str, label: &'static str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path).app_data(Endpoint(label)).route(route)
 }
 
 async fn healthz() -> HttpResponse {

@@ -35,12 +35,12 @@ pub async fn middleware(
         .map(str::to_owned)
         .unwrap_or_else(new_id);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let endpoint = crate::metrics::endpoint_of(req.path(), || req.match_pattern());
     let metrics = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.metrics.clone());
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
+    let endpoint = crate::metrics::endpoint_of(res.request());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HeaderName::from_static(HEADER), v);
     }
@@ -70,25 +70,33 @@ mod tests {
     use actix_web::dev::Service;
     use std::sync::{Arc, Mutex};
 
-    /// A request's path, its label read off the path, its route's label.
-    type Labels = Vec<(String, &'static str, &'static str)>;
+    /// A request's path, whether its route carried a label, the label the
+    /// middleware takes, the matched pattern's label.
+    type Labels = Vec<(String, bool, &'static str, &'static str)>;
 
-    /// The label read off the path is the one the matched route's pattern
-    /// gives, for every route's shape and for paths that match none.
+    /// The label the middleware takes is the one the matched route's
+    /// pattern gives, for every route's shape and for paths that match
+    /// none; every protocol route carries its own.
     #[actix_web::test]
-    async fn endpoint_labels_read_off_the_path_are_the_routes_labels() {
+    async fn endpoint_labels_carried_by_the_routes_are_the_patterns_labels() {
         let seen: Arc<Mutex<Labels>> = Arc::default();
         let record = seen.clone();
         let app = actix_web::test::init_service(
             actix_web::App::new()
                 .wrap_fn(move |req, srv| {
-                    let by_pattern = crate::metrics::endpoint_label(req.match_pattern().as_deref());
-                    let by_path = crate::metrics::endpoint_of(req.path(), || None);
-                    record
-                        .lock()
-                        .unwrap()
-                        .push((req.path().to_owned(), by_path, by_pattern));
-                    srv.call(req)
+                    let record = record.clone();
+                    let routed = srv.call(req);
+                    async move {
+                        let res = routed.await?;
+                        let by_pattern = crate::metrics::endpoint_label(res.request().match_pattern().as_deref());
+                        let by_route = crate::metrics::endpoint_of(res.request());
+                        let carried = res.request().app_data::<crate::metrics::Endpoint>().is_some();
+                        record
+                            .lock()
+                            .unwrap()
+                            .push((res.request().path().to_owned(), carried, by_route, by_pattern));
+                        Ok(res)
+                    }
                 })
                 .configure(crate::http::configure),
         )
@@ -105,7 +113,7 @@ mod tests {
             "/healthz",
             "/readyz",
             "/metrics",
-            // Matching no route, or other routes: not read off the path.
+            // Matching no route, or other routes: no label carried.
             "/t//oauth2/token",
             "/t/acme/oauth2/token/",
             "/t/acme/oauth2/token/x",
@@ -125,20 +133,18 @@ mod tests {
         }
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), paths.len());
-        for (path, by_path, by_pattern) in seen.iter() {
-            if *by_path != "other" {
-                assert_eq!(by_path, by_pattern, "{path}");
-            } else {
-                assert!(
-                    !matches!(
-                        *by_pattern,
-                        "token" | "introspect" | "revoke" | "jwks" | "metadata" | "health" | "metrics"
-                    ),
-                    "{path} is a protocol route ({by_pattern}) the path reading missed"
-                );
-            }
+        for (path, carried, by_route, by_pattern) in seen.iter() {
+            assert_eq!(by_route, by_pattern, "{path}");
+            assert_eq!(
+                *carried,
+                matches!(
+                    *by_pattern,
+                    "token" | "introspect" | "revoke" | "jwks" | "metadata" | "health" | "metrics"
+                ),
+                "{path}: a protocol route without its label, or a label on another"
+            );
         }
-        let hot = seen.iter().filter(|(_, by_path, _)| *by_path != "other").count();
+        let hot = seen.iter().filter(|(_, carried, ..)| *carried).count();
         assert_eq!(hot, 11, "{seen:?}");
     }
 
