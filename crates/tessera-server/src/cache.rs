@@ -320,6 +320,13 @@ impl TenantCache {
             }
             return Ok(Some(s));
         }
+        // Boxed: the load's state (a lock wait, a blocking task) is carried
+        // only by the requests that load, not inlined into every handler's
+        // future (see `http::client_auth::authenticate`).
+        Box::pin(self.load(services, tenant)).await
+    }
+
+    async fn load(&self, services: &Services, tenant: &str) -> Result<Option<Arc<TenantSnapshot>>, ServiceError> {
         let waiting_since = std::time::Instant::now();
         let mut last_unavailable = self.loading[stripe(tenant)].lock().await;
         // Loaded by another request while this one waited.

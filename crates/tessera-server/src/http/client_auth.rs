@@ -11,6 +11,8 @@ use crate::state::AppState;
 use crate::tls::ConnInfo;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
 use tessera_clientauth::mtls;
 use tessera_clientauth::{AssertionKey, AssertionPolicy, PresentedCredentials, UnverifiedAssertion};
 use tessera_core::error::Challenge;
@@ -31,14 +33,31 @@ pub(crate) fn log_refusal(tenant: &str, e: OAuthError, client: Option<&ClientId>
     e.into()
 }
 
+/// What [`read_request`] answers: the form, the `Authorization` header's
+/// bytes, the connection's facts with the presented chain.
+pub(crate) type ReadRequest = (Form, Option<Vec<u8>>, ConnInfo);
+
 /// The form body, the `Authorization` header and what the connection
 /// presented: checked content type, size cap, no repeated parameters.
-pub(crate) async fn read_request(
+///
+/// Boxed for the reason [`authenticate`] is: the body read's deadline timer
+/// and stream make this future ≈ 420 bytes, which inlined kept the token
+/// handler's future past glibc's per-thread cache.
+pub(crate) fn read_request<'a>(
+    req: &'a HttpRequest,
+    payload: web::Payload,
+    state: &'a AppState,
+    snap: &'a TenantSnapshot,
+) -> Pin<Box<impl Future<Output = Result<ReadRequest, ApiError>> + 'a>> {
+    Box::pin(read_request_inline(req, payload, state, snap))
+}
+
+async fn read_request_inline(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     snap: &TenantSnapshot,
-) -> Result<(Form, Option<Vec<u8>>, ConnInfo), ApiError> {
+) -> Result<ReadRequest, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -60,15 +79,36 @@ pub(crate) async fn read_request(
 
 pub(crate) type Refusal = (OAuthError, Option<ClientId>);
 
+/// Who authenticated: the client id, its cached registration, and the
+/// challenge refusals of this request carry.
+pub(crate) type Authenticated<'s> = (ClientId, &'s CachedClient, Challenge);
+
 /// Authenticates the client by the one method the request carries; answers
 /// the client id and the challenge its refusals carry.
-pub(crate) async fn authenticate<'s>(
+///
+/// Boxed on purpose: inline, this future made each endpoint's handler
+/// future (which actix boxes per request) larger than the 1,032 bytes
+/// glibc's per-thread cache serves, so every request took malloc's slow
+/// path and consolidated its fast bins (≈ 1.2 % of an ES256 token's time,
+/// docs/benchmarks.md). Small boxes that fit the cache are cheaper than one
+/// that does not; `handler_futures_fit_the_allocator_cache` keeps it so.
+pub(crate) fn authenticate<'a, 's: 'a>(
+    state: &'a AppState,
+    snap: &'s TenantSnapshot,
+    form: &'a Form,
+    authorization: Option<&'a [u8]>,
+    conn: &'a ConnInfo,
+) -> Pin<Box<impl Future<Output = Result<Authenticated<'s>, Refusal>> + 'a>> {
+    Box::pin(authenticate_inline(state, snap, form, authorization, conn))
+}
+
+async fn authenticate_inline<'s>(
     state: &AppState,
     snap: &'s TenantSnapshot,
     form: &Form,
     authorization: Option<&[u8]>,
     conn: &ConnInfo,
-) -> Result<(ClientId, &'s CachedClient, Challenge), Refusal> {
+) -> Result<Authenticated<'s>, Refusal> {
     let has_cert = !conn.client_chain.is_empty();
     let creds = PresentedCredentials::extract_with_certificate(authorization, form, has_cert).map_err(|e| (e, None))?;
     let challenge = if creds.is_basic() {
@@ -192,9 +232,8 @@ async fn verify_assertion(
                 (Some(keys), _) => keys.clone(),
                 (None, Some(uri)) => {
                     let cache_key = format!("{}/{}", snap.id, client_id);
-                    state
-                        .jwks
-                        .keys(&cache_key, uri, assertion.kid.as_deref())
+                    // Boxed: only clients with a jwks_uri pay for its size.
+                    Box::pin(state.jwks.keys(&cache_key, uri, assertion.kid.as_deref()))
                         .await
                         .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?
                 }
@@ -271,9 +310,8 @@ async fn verify_certificate(
                 .as_deref()
                 .ok_or_else(|| OAuthError::invalid_client("the client has no registered certificates"))?;
             let cache_key = format!("{}/{}", snap.id, client_id);
-            let keys = state
-                .jwks
-                .keys(&cache_key, uri, None)
+            // Boxed: only clients with a jwks_uri pay for its size.
+            let keys = Box::pin(state.jwks.keys(&cache_key, uri, None))
                 .await
                 .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?;
             mtls::verify_self_signed(keys.certificates(), chain)

@@ -180,3 +180,44 @@ pub(crate) async fn tenant_snapshot(
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(unknown)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{introspection, token};
+
+    /// Largest allocation glibc's per-thread cache serves (`tcache_max_bytes`,
+    /// glibc 2.26 and later); larger ones take malloc's slow path and
+    /// consolidate its fast bins first.
+    const GLIBC_TCACHE_MAX: usize = 1032;
+    /// What actix's handler wrapper (`handler_service`) adds around the
+    /// handler's own future before boxing it per request: the request, the
+    /// extractors' state. 136 bytes with actix-web 4.18 (`-Zprint-type-sizes`);
+    /// twice that is allowed for.
+    const ACTIX_WRAPPER_ALLOWANCE: usize = 2 * 136;
+
+    /// The size of the future a four-extractor handler returns, without
+    /// calling it.
+    fn future_size<F, A, B, C, D, R>(_: F) -> usize
+    where
+        F: Fn(A, B, C, D) -> R,
+    {
+        std::mem::size_of::<R>()
+    }
+
+    /// The endpoints that authenticate clients keep their per-request boxed
+    /// future within glibc's per-thread cache (`client_auth::authenticate`).
+    #[test]
+    fn handler_futures_fit_the_allocator_cache() {
+        let handlers = [
+            ("token", future_size(token::token)),
+            ("introspect", future_size(introspection::introspect)),
+            ("revoke", future_size(introspection::revoke)),
+        ];
+        for (name, size) in handlers {
+            assert!(
+                size + ACTIX_WRAPPER_ALLOWANCE <= GLIBC_TCACHE_MAX,
+                "the {name} handler's future is {size} bytes: box what it awaits that is large"
+            );
+        }
+    }
+}

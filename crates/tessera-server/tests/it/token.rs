@@ -22,6 +22,9 @@ async fn basic_token_is_an_rfc9068_jwt_verified_by_jwks(backend: Backend) {
     let r = app.token_basic("acme", &id, &secret, &[CC]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.header("cache-control"), Some("no-store"));
+    // RFC 6749 §5.1: a JSON answer, never cached.
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("pragma"), Some("no-cache"));
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["expires_in"], 900);
     assert_eq!(r.body["scope"], "orders:read orders:write");
