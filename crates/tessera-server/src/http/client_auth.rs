@@ -89,7 +89,7 @@ pub(crate) type Authenticated<'s> = (ClientId, &'s CachedClient, Challenge);
 /// Boxed on purpose: inline, this future made each endpoint's handler
 /// future (which actix boxes per request) larger than the 1,032 bytes
 /// glibc's per-thread cache serves, so every request took malloc's slow
-/// path and consolidated its fast bins (≈ 1.2 % of an ES256 token's time,
+/// path (that one allocation was ≈ 1.1 % of an ES256 profile's samples;
 /// docs/benchmarks.md). Small boxes that fit the cache are cheaper than one
 /// that does not; `handler_futures_fit_the_allocator_cache` keeps it so.
 pub(crate) fn authenticate<'a, 's: 'a>(
