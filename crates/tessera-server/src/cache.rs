@@ -326,6 +326,8 @@ impl TenantCache {
         Box::pin(self.load(services, tenant)).await
     }
 
+    /// A tenant not in the cache: one load per lock stripe at a time; a
+    /// request that waited for another's load takes its result.
     async fn load(&self, services: &Services, tenant: &str) -> Result<Option<Arc<TenantSnapshot>>, ServiceError> {
         let waiting_since = std::time::Instant::now();
         let mut last_unavailable = self.loading[stripe(tenant)].lock().await;
