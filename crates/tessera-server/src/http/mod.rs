@@ -20,47 +20,26 @@ use error::ApiError;
 /// Registers every route of the main listener. The protocol routes carry
 /// their metrics label ([`Endpoint`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(labelled(
-        "/t/{tenant}/oauth2/token",
-        "token",
-        web::post().to(token::token),
-    ))
-    .service(labelled(
-        "/t/{tenant}/oauth2/introspect",
-        "introspect",
-        web::post().to(introspection::introspect),
-    ))
-    .service(labelled(
-        "/t/{tenant}/oauth2/revoke",
-        "revoke",
-        web::post().to(introspection::revoke),
-    ))
-    .service(labelled(
-        "/t/{tenant}/jwks.json",
-        "jwks",
-        web::get().to(discovery::jwks),
-    ))
-    .service(labelled(
-        "/t/{tenant}/.well-known/oauth-authorization-server",
-        "metadata",
-        web::get().to(discovery::metadata),
-    ))
-    .service(labelled(
-        "/t/{tenant}/.well-known/openid-configuration",
-        "metadata",
-        web::get().to(discovery::metadata),
-    ))
-    .service(labelled(
-        "/.well-known/oauth-authorization-server/t/{tenant}",
-        "metadata",
-        web::get().to(discovery::metadata),
-    ))
-    .service(labelled("/healthz", "health", web::get().to(healthz)))
-    .service(labelled("/readyz", "health", web::get().to(readyz)))
-    .service(labelled("/metrics", "metrics", web::get().to(metrics)))
-    .service(web::scope("/admin/v1").configure(admin::configure))
-    .configure(ui::configure)
-    .default_service(web::to(not_found));
+    // One route a line: path, metrics label, handler.
+    #[rustfmt::skip]
+    let protocol_routes = [
+        ("/t/{tenant}/oauth2/token", "token", web::post().to(token::token)),
+        ("/t/{tenant}/oauth2/introspect", "introspect", web::post().to(introspection::introspect)),
+        ("/t/{tenant}/oauth2/revoke", "revoke", web::post().to(introspection::revoke)),
+        ("/t/{tenant}/jwks.json", "jwks", web::get().to(discovery::jwks)),
+        ("/t/{tenant}/.well-known/oauth-authorization-server", "metadata", web::get().to(discovery::metadata)),
+        ("/t/{tenant}/.well-known/openid-configuration", "metadata", web::get().to(discovery::metadata)),
+        ("/.well-known/oauth-authorization-server/t/{tenant}", "metadata", web::get().to(discovery::metadata)),
+        ("/healthz", "health", web::get().to(healthz)),
+        ("/readyz", "health", web::get().to(readyz)),
+        ("/metrics", "metrics", web::get().to(metrics)),
+    ];
+    for (path, label, route) in protocol_routes {
+        cfg.service(labelled(path, label, route));
+    }
+    cfg.service(web::scope("/admin/v1").configure(admin::configure))
+        .configure(ui::configure)
+        .default_service(web::to(not_found));
 }
 
 /// A route at `path` whose requests are counted under `label`.
