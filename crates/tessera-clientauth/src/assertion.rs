@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use sha2::{Sha256, Sha384, Sha512};
 use tessera_core::OAuthError;
 
@@ -62,7 +63,7 @@ pub enum AssertionKey<'a> {
 pub struct UnverifiedAssertion {
     pub alg: String,
     pub kid: Option<String>,
-    pub claims: Map<String, Value>,
+    claims: Claims,
     signing_input_len: usize,
     raw: String,
     signature: Vec<u8>,
@@ -81,12 +82,56 @@ fn refuse(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError 
     OAuthError::invalid_client(description)
 }
 
-fn b64_json(part: &str) -> Option<Map<String, Value>> {
+/// A member present in the JSON, whatever its value (`null` included):
+/// absent members stay `None`, so `"crit": null` still names `crit`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The header members this server reads; others are skipped unread.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default, deserialize_with = "present")]
+    alg: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    kid: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    typ: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<Value>,
+}
+
+/// The claims this server reads; others are skipped unread. Decoded into
+/// fields, not a map: no map or key strings per assertion, and a repeated
+/// claim name is refused (RFC 7519 §4 allows refusing it or taking the
+/// last; refusing leaves no doubt which value was checked).
+#[derive(Debug, Clone, Deserialize)]
+struct Claims {
+    #[serde(default, deserialize_with = "present")]
+    iss: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    sub: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    aud: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    exp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    nbf: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    iat: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    jti: Option<Value>,
+}
+
+/// A base64url part holding one JSON object. Checked to open with `{`:
+/// serde's derived structs would also take an array, member by position.
+fn b64_object<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(m) => Some(m),
-        _ => None,
+    let opens_object = bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'{');
+    if !opens_object {
+        return None;
     }
+    serde_json::from_slice(&bytes).ok()
 }
 
 impl UnverifiedAssertion {
@@ -105,20 +150,21 @@ impl UnverifiedAssertion {
         if parts.next().is_some() {
             return Err(refuse("client_assertion must be a signed JWT, not an encrypted one"));
         }
-        let header = b64_json(h).ok_or_else(malformed)?;
-        let claims = b64_json(p).ok_or_else(|| refuse("the assertion's payload is not a JSON object"))?;
+        let header: Header = b64_object(h)
+            .ok_or_else(|| refuse("the assertion's header is not a JSON object with unique member names"))?;
+        let claims: Claims = b64_object(p)
+            .ok_or_else(|| refuse("the assertion's payload is not a JSON object with unique claim names"))?;
         let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed())?;
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(|| refuse("the assertion header has no alg"))?
-            .to_owned();
-        if header.contains_key("crit") {
+        let alg = match header.alg {
+            Some(Value::String(alg)) => alg,
+            _ => return Err(refuse("the assertion header has no alg")),
+        };
+        if header.crit.is_some() {
             return Err(refuse(
                 "the assertion header names critical extensions this server does not support",
             ));
         }
-        if let Some(typ) = header.get("typ") {
+        if let Some(typ) = &header.typ {
             let typ = typ.as_str().unwrap_or_default();
             let ok = [
                 "JWT",
@@ -131,9 +177,9 @@ impl UnverifiedAssertion {
                 return Err(refuse("the assertion's typ must be JWT or client-authentication+jwt"));
             }
         }
-        let kid = match header.get("kid") {
+        let kid = match header.kid {
             None => None,
-            Some(Value::String(k)) => Some(k.clone()),
+            Some(Value::String(k)) => Some(k),
             Some(_) => return Err(refuse("the assertion's kid must be a string")),
         };
         Ok(Self {
@@ -149,8 +195,9 @@ impl UnverifiedAssertion {
     /// The client the assertion claims to come from (`sub`, else `iss`).
     pub fn claimed_client(&self) -> Option<&str> {
         self.claims
-            .get("sub")
-            .or_else(|| self.claims.get("iss"))
+            .sub
+            .as_ref()
+            .or(self.claims.iss.as_ref())
             .and_then(Value::as_str)
     }
 
@@ -228,17 +275,19 @@ impl UnverifiedAssertion {
         now: i64,
     ) -> Result<VerifiedAssertion, OAuthError> {
         let c = &self.claims;
-        let text = |name: &str| c.get(name).and_then(Value::as_str);
-        if text("iss") != Some(client_id) {
+        fn text(claim: &Option<Value>) -> Option<&str> {
+            claim.as_ref().and_then(Value::as_str)
+        }
+        if text(&c.iss) != Some(client_id) {
             return Err(refuse("the assertion's iss must be the client id"));
         }
-        if text("sub") != Some(client_id) {
+        if text(&c.sub) != Some(client_id) {
             return Err(refuse("the assertion's sub must be the client id"));
         }
-        check_audience(c.get("aud"), policy)?;
+        check_audience(c.aud.as_ref(), policy)?;
 
-        let time = |name: &str| -> Result<Option<i64>, OAuthError> {
-            match c.get(name) {
+        let time = |name: &str, claim: &Option<Value>| -> Result<Option<i64>, OAuthError> {
+            match claim {
                 None => Ok(None),
                 Some(v) => v
                     .as_i64()
@@ -254,15 +303,15 @@ impl UnverifiedAssertion {
         // Times are the client's numbers, anything up to i64::MAX or
         // i64::MIN: saturate, so that extremes fail the rules, not overflow.
         let skew = policy.clock_skew_secs;
-        let exp = time("exp")?.ok_or_else(|| refuse("the assertion has no exp"))?;
+        let exp = time("exp", &c.exp)?.ok_or_else(|| refuse("the assertion has no exp"))?;
         if exp.saturating_add(skew) <= now {
             return Err(refuse("assertion expired"));
         }
-        let nbf = time("nbf")?;
+        let nbf = time("nbf", &c.nbf)?;
         if nbf.is_some_and(|nbf| nbf.saturating_sub(skew) > now) {
             return Err(refuse("the assertion is not valid yet (nbf is in the future)"));
         }
-        let iat = time("iat")?;
+        let iat = time("iat", &c.iat)?;
         if iat.is_some_and(|iat| iat.saturating_sub(skew) > now) {
             return Err(refuse("the assertion's iat is in the future"));
         }
@@ -275,7 +324,7 @@ impl UnverifiedAssertion {
                 policy.max_lifetime_secs
             )));
         }
-        let jti = match c.get("jti") {
+        let jti = match &c.jti {
             Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI_LEN => j.clone(),
             Some(Value::String(_)) => return Err(refuse("the assertion's jti must be 1 to 256 characters")),
             _ => return Err(refuse("the assertion has no jti")),

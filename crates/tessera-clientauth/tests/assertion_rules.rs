@@ -295,6 +295,76 @@ fn header_rules() {
     }
 }
 
+/// A compact JWS over these exact header and claims texts.
+fn sign_text(signer: &dyn JwsSigner, header: &str, claims: &str) -> String {
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let sig = signer.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// Header and payload are JSON objects whose members are read by name,
+/// once: a repeated claim or header member is refused (RFC 7519 §4), a
+/// member present as `null` is present, and an array is not an object.
+#[test]
+fn members_are_read_by_name_and_once() {
+    let c = ec_client(Some("k1"));
+    let header = r#"{"alg":"ES256","kid":"k1"}"#;
+    let good = format!(r#""iss":"c1","sub":"c1","aud":"{TOKEN}","iat":{NOW},"jti":"j-1""#);
+    let exp = NOW + 120;
+    let expired = NOW - 600;
+    let with = |header: &str, claims: String| check(&sign_text(c.signer.as_ref(), header, &claims), &c.keys, false);
+
+    // Positive twin: each member once, unread members (also repeated) skipped.
+    assert_eq!(with(header, format!(r#"{{{good},"exp":{exp}}}"#)).unwrap(), "j-1");
+    assert_eq!(
+        with(header, format!(r#"{{{good},"exp":{exp},"x":1,"x":{{"y":[null]}}}}"#)).unwrap(),
+        "j-1"
+    );
+    assert_eq!(
+        with(
+            r#"{"alg":"ES256","kid":"k1","x":1,"x":2}"#,
+            format!(r#"{{{good},"exp":{exp}}}"#)
+        )
+        .unwrap(),
+        "j-1"
+    );
+    // A repeated claim: neither value is taken, whichever order.
+    for claims in [
+        format!(r#"{{{good},"exp":{expired},"exp":{exp}}}"#),
+        format!(r#"{{{good},"exp":{exp},"exp":{expired}}}"#),
+        format!(r#"{{{good},"exp":{exp},"sub":"c2"}}"#),
+        format!(r#"{{{good},"exp":{exp},"jti":"j-2"}}"#),
+    ] {
+        let e = with(header, claims.clone()).unwrap_err();
+        assert!(e.contains("unique claim names"), "{claims}: {e}");
+    }
+    // A repeated header member.
+    let e = with(
+        r#"{"alg":"ES256","kid":"k1","kid":"k2"}"#,
+        format!(r#"{{{good},"exp":{exp}}}"#),
+    )
+    .unwrap_err();
+    assert!(e.contains("header"), "{e}");
+    // Arrays are not objects, even with the members in order.
+    let e = with(header, format!(r#"["c1","c1","{TOKEN}",{exp}]"#)).unwrap_err();
+    assert!(e.contains("payload"), "{e}");
+    let e = with(r#"["ES256","k1"]"#, format!(r#"{{{good},"exp":{exp}}}"#)).unwrap_err();
+    assert!(e.contains("header"), "{e}");
+    // A member present as null is present.
+    let body = format!(r#"{{{good},"exp":{exp}}}"#);
+    for (header, word) in [
+        (r#"{"alg":"ES256","kid":"k1","crit":null}"#, "critical"),
+        (r#"{"alg":"ES256","kid":"k1","typ":null}"#, "typ"),
+        (r#"{"alg":"ES256","kid":null}"#, "kid"),
+        (r#"{"alg":null,"kid":"k1"}"#, "alg"),
+    ] {
+        let e = with(header, body.clone()).unwrap_err();
+        assert!(e.contains(word), "{header}: {e}");
+    }
+    let e = with(header, format!(r#"{{{good},"exp":null}}"#)).unwrap_err();
+    assert!(e.contains("exp must be a number"), "{e}");
+}
+
 #[test]
 fn tenant_allow_list_and_registered_alg() {
     let c = ec_client(Some("k1"));
