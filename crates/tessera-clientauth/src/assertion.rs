@@ -123,15 +123,20 @@ struct Claims {
     jti: Option<Value>,
 }
 
-/// A base64url part holding one JSON object. Checked to open with `{`:
-/// serde's derived structs would also take an array, member by position.
-fn b64_object<T: for<'de> Deserialize<'de>>(part: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+/// A base64url part holding one JSON object, or why it does not. Checked
+/// to open with `{`: serde's derived structs would also take an array,
+/// member by position.
+fn b64_object<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, &'static str> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| "is not base64url")?;
     let opens_object = bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'{');
     if !opens_object {
-        return None;
+        return Err("is not a JSON object");
     }
-    serde_json::from_slice(&bytes).ok()
+    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        // Every field takes any JSON value: a data error is a repeated name.
+        serde_json::error::Category::Data => "repeats a member name",
+        _ => "is not valid JSON (or nests deeper than 128 levels)",
+    })
 }
 
 impl UnverifiedAssertion {
@@ -150,10 +155,8 @@ impl UnverifiedAssertion {
         if parts.next().is_some() {
             return Err(refuse("client_assertion must be a signed JWT, not an encrypted one"));
         }
-        let header: Header = b64_object(h)
-            .ok_or_else(|| refuse("the assertion's header is not a JSON object with unique member names"))?;
-        let claims: Claims = b64_object(p)
-            .ok_or_else(|| refuse("the assertion's payload is not a JSON object with unique claim names"))?;
+        let header: Header = b64_object(h).map_err(|why| refuse(format!("the assertion's header {why}")))?;
+        let claims: Claims = b64_object(p).map_err(|why| refuse(format!("the assertion's payload {why}")))?;
         let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| malformed())?;
         let alg = match header.alg {
             Some(Value::String(alg)) => alg,

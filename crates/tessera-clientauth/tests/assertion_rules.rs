@@ -336,7 +336,7 @@ fn members_are_read_by_name_and_once() {
         format!(r#"{{{good},"exp":{exp},"jti":"j-2"}}"#),
     ] {
         let e = with(header, claims.clone()).unwrap_err();
-        assert!(e.contains("unique claim names"), "{claims}: {e}");
+        assert!(e.contains("payload repeats a member name"), "{claims}: {e}");
     }
     // A repeated header member.
     let e = with(
