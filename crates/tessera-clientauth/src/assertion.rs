@@ -102,9 +102,9 @@ struct Header {
 }
 
 /// The claims this server reads; others are skipped unread. Decoded into
-/// fields, not a map: no map or key strings per assertion, and a repeated
-/// claim name is refused (RFC 7519 §4 allows refusing it or taking the
-/// last; refusing leaves no doubt which value was checked).
+/// fields, not a map: no map or key strings per assertion, and one of
+/// these names given twice is refused (RFC 7519 §4 allows refusing it or
+/// taking the last; refusing leaves no doubt which value was checked).
 #[derive(Debug, Clone, Deserialize)]
 struct Claims {
     #[serde(default, deserialize_with = "present")]
