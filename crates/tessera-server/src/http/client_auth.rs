@@ -230,13 +230,7 @@ async fn verify_assertion(
         AuthMethod::PrivateKeyJwt => {
             let keys = match (&client.keys, &client.metadata.jwks_uri) {
                 (Some(keys), _) => keys.clone(),
-                (None, Some(uri)) => {
-                    let cache_key = format!("{}/{}", snap.id, client_id);
-                    // Boxed: only clients with a jwks_uri pay for its size.
-                    Box::pin(state.jwks.keys(&cache_key, uri, assertion.kid.as_deref()))
-                        .await
-                        .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?
-                }
+                (None, Some(uri)) => jwks_uri_keys(state, snap, client_id, uri, assertion.kid.as_deref()).await?,
                 (None, None) => return Err(OAuthError::invalid_client("the client has no usable keys")),
             };
             assertion.verify(
@@ -309,16 +303,28 @@ async fn verify_certificate(
                 .jwks_uri
                 .as_deref()
                 .ok_or_else(|| OAuthError::invalid_client("the client has no registered certificates"))?;
-            let cache_key = format!("{}/{}", snap.id, client_id);
-            // Boxed: only clients with a jwks_uri pay for its size.
-            let keys = Box::pin(state.jwks.keys(&cache_key, uri, None))
-                .await
-                .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))?;
+            let keys = jwks_uri_keys(state, snap, client_id, uri, None).await?;
             mtls::verify_self_signed(keys.certificates(), chain)
         }
         // Another method registered: a certificate alone proves nothing.
         _ => Err(OAuthError::invalid_client("client authentication failed")),
     }
+}
+
+/// The keys the client publishes at its `jwks_uri`, through the fetcher's
+/// cache (keyed by tenant and client). The fetch is boxed: only clients
+/// with a `jwks_uri` pay for its size (`authenticate` says why that counts).
+async fn jwks_uri_keys(
+    state: &AppState,
+    snap: &TenantSnapshot,
+    client_id: &ClientId,
+    uri: &str,
+    kid: Option<&str>,
+) -> Result<std::sync::Arc<tessera_clientauth::ClientKeySet>, OAuthError> {
+    let cache_key = format!("{}/{}", snap.id, client_id);
+    Box::pin(state.jwks.keys(&cache_key, uri, kid))
+        .await
+        .map_err(|e| OAuthError::invalid_client(format!("the client's keys are unavailable: {e}")))
 }
 
 /// How long a successful certificate check is remembered (at most; never
